@@ -1,0 +1,3 @@
+"""ollama-local-serve: a transparent, metering reverse proxy for Ollama."""
+
+__version__ = "0.1.0"

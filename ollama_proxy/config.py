@@ -1,0 +1,351 @@
+"""Settings: every variable the proxy reads, with its default and help text.
+
+Settings are read once, at start, from the environment and `.env`; nothing else in the package
+reads `os.environ`. Invalid values fail at start with a message naming the variable and the
+accepted values.
+
+>>> Settings(upstream="http://127.0.0.1:11434").upstream_url.port
+11434
+"""
+
+from __future__ import annotations
+
+import socket
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
+
+DEFAULT_LISTEN = "127.0.0.1:11435"
+DEFAULT_UPSTREAM = "http://127.0.0.1:11434"
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "clickhouse", "chdb")
+
+
+class Profile(StrEnum):
+    dev = "dev"
+    staging = "staging"
+    prod = "prod"
+
+
+class ExporterType(StrEnum):
+    sqlite = "sqlite"
+    clickhouse = "clickhouse"
+    postgres = "postgres"
+    both = "both"
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# Profile defaults apply only to settings the user did not set explicitly.
+PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
+    Profile.dev: {"api_log_level": "DEBUG", "log_format": "console"},
+    Profile.staging: {"api_log_level": "INFO", "log_format": "json"},
+    Profile.prod: {"api_log_level": "WARNING", "log_format": "json"},
+}
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """The one typed configuration object, passed into `create_app`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- process --------------------------------------------------------------------------
+    profile: Profile = Field(
+        Profile.dev,
+        validation_alias=_env("APP_PROFILE", "profile"),
+        description="Defaults profile: dev (console logs, DEBUG), staging or prod (JSON logs).",
+    )
+    listen: str = Field(
+        DEFAULT_LISTEN,
+        validation_alias=_env("PROXY_LISTEN", "listen"),
+        description="host:port the proxy listens on (`--listen`).",
+    )
+    upstream: str = Field(
+        DEFAULT_UPSTREAM,
+        validation_alias=_env("OLLAMA_UPSTREAM", "OLLAMA_HOST", "upstream"),
+        description="Ollama base URL (`--upstream`). OLLAMA_UPSTREAM wins over OLLAMA_HOST, "
+        "which is also what clients read, so a loop back to the proxy is refused.",
+    )
+    instance_name: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias=_env("INSTANCE_NAME", "instance_name"),
+        description="Name written on every record and metric (the brief's service_name); "
+        "defaults to the host name.",
+    )
+    api_log_level: LogLevel | None = Field(
+        None,
+        validation_alias=_env("API_LOG_LEVEL", "api_log_level"),
+        description="Log level: DEBUG, INFO, WARNING, ERROR, CRITICAL (profile default).",
+    )
+    log_format: Literal["console", "json"] | None = Field(
+        None,
+        validation_alias=_env("LOG_FORMAT", "log_format"),
+        description="Log output: console or json (profile default).",
+    )
+
+    # --- proxy ----------------------------------------------------------------------------
+    enable_instrumentation: bool = Field(
+        True,
+        validation_alias=_env("ENABLE_INSTRUMENTATION", "enable_instrumentation"),
+        description="Meter requests; false makes the proxy a plain pass-through.",
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("CONNECT_TIMEOUT_S", "connect_timeout_s"),
+        description="Seconds to connect to the upstream before answering 502.",
+    )
+    read_timeout_s: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=_env("READ_TIMEOUT_S", "read_timeout_s"),
+        description="Seconds of upstream silence before giving up; 0 = never "
+        "(model loads are silent for minutes).",
+    )
+    shutdown_grace_s: float = Field(
+        30.0,
+        ge=0,
+        validation_alias=_env("SHUTDOWN_GRACE_S", "shutdown_grace_s"),
+        description="Seconds in-flight streams may finish after SIGTERM/SIGINT.",
+    )
+    upstream_max_connections: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("UPSTREAM_MAX_CONNECTIONS", "upstream_max_connections"),
+        description="Pooled connections to the upstream; 0 = unlimited.",
+    )
+
+    # --- stores and the record pipeline ---------------------------------------------------
+    store_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("STORE_URLS", "store_urls"),
+        description="Comma-separated store URLs (`--store`, repeatable): sqlite:///PATH, "
+        "postgresql://..., clickhouse://HOST:8123/DB, chdb:///PATH. Empty = from EXPORTER_TYPE.",
+    )
+    exporter_type: ExporterType = Field(
+        ExporterType.sqlite,
+        validation_alias=_env("EXPORTER_TYPE", "exporter_type"),
+        description="Store(s) when STORE_URLS is empty: sqlite, clickhouse, postgres or both.",
+    )
+    sqlite_path: str = Field(
+        "./ollama-proxy.db",
+        validation_alias=_env("SQLITE_PATH", "sqlite_path"),
+        description="SQLite file used by EXPORTER_TYPE=sqlite.",
+    )
+    metrics_export_interval: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("METRICS_EXPORT_INTERVAL", "metrics_export_interval"),
+        description="Seconds between store flushes and system samples.",
+    )
+    batch_max_records: int = Field(
+        1000,
+        ge=1,
+        validation_alias=_env("BATCH_MAX_RECORDS", "batch_max_records"),
+        description="Flush early once this many records are waiting.",
+    )
+    queue_max_records: int = Field(
+        100_000,
+        ge=1,
+        validation_alias=_env("QUEUE_MAX_RECORDS", "queue_max_records"),
+        description="Bound of the in-process record queue; when full the oldest is dropped "
+        "with a counted warning.",
+    )
+    journal_dir: str = Field(
+        "./ollama-proxy-journal",
+        validation_alias=_env("JOURNAL_DIR", "journal_dir"),
+        description="Directory of the append-only spill journal used while a store is down.",
+    )
+    retention_days: int = Field(
+        30,
+        ge=1,
+        validation_alias=_env("RETENTION_DAYS", "retention_days"),
+        description="Days of request logs and metrics kept by the stores.",
+    )
+    clickhouse_host: str = Field("localhost", validation_alias=_env("CLICKHOUSE_HOST"))
+    clickhouse_port: int = Field(8123, validation_alias=_env("CLICKHOUSE_PORT"))
+    clickhouse_database: str = Field(
+        "ollama_metrics", validation_alias=_env("CLICKHOUSE_DATABASE", "CLICKHOUSE_DB")
+    )
+    clickhouse_user: str = Field("default", validation_alias=_env("CLICKHOUSE_USER"))
+    clickhouse_password: str = Field("", validation_alias=_env("CLICKHOUSE_PASSWORD"))
+    clickhouse_cluster: str = Field(
+        "",
+        validation_alias=_env("CLICKHOUSE_CLUSTER"),
+        description="When set, DDL runs ON CLUSTER with Replicated and Distributed tables.",
+    )
+    postgres_host: str = Field("localhost", validation_alias=_env("POSTGRES_HOST"))
+    postgres_port: int = Field(5432, validation_alias=_env("POSTGRES_PORT"))
+    postgres_db: str = Field("ollama_metrics", validation_alias=_env("POSTGRES_DB"))
+    postgres_user: str = Field("postgres", validation_alias=_env("POSTGRES_USER"))
+    postgres_password: str = Field("", validation_alias=_env("POSTGRES_PASSWORD"))
+
+    # --- API and dashboard ----------------------------------------------------------------
+    admin_token: str = Field(
+        "",
+        validation_alias=_env("ADMIN_TOKEN"),
+        description="When set, the stats API, /api/config, /metrics and the dashboard need it.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("CORS_ORIGINS"),
+        description="Comma-separated origins allowed to call the stats API (default: same "
+        "origin only).",
+    )
+    dashboard_refresh_s: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("DASHBOARD_REFRESH_S"),
+        description="Dashboard auto-refresh interval and stats query cache lifetime.",
+    )
+
+    # ---------------------------------------------------------------------------------------
+    @field_validator("store_urls", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, port = split_host_port(value)
+        if not host or not 0 <= port <= 65535:
+            raise ValueError(f"expected host:port, e.g. {DEFAULT_LISTEN}; got {value!r}")
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _normalise_upstream(cls, value: str) -> str:
+        return normalise_upstream(value)
+
+    @field_validator("store_urls")
+    @classmethod
+    def _check_store_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            scheme = urlsplit(url).scheme.split("+")[0]
+            if scheme not in STORE_SCHEMES:
+                raise ValueError(
+                    f"unknown store URL {url!r}; accepted schemes: sqlite:///PATH, "
+                    "postgresql://USER@HOST:PORT/DB, clickhouse://HOST:8123/DB, chdb:///PATH"
+                )
+        return urls
+
+    @field_validator("api_log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _apply_profile(self) -> Settings:
+        for name, default in PROFILE_DEFAULTS[self.profile].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)
+        return self
+
+    # --- derived --------------------------------------------------------------------------
+    @property
+    def upstream_url(self) -> URL:
+        return URL(self.upstream)
+
+    @property
+    def listen_host(self) -> str:
+        return split_host_port(self.listen)[0]
+
+    @property
+    def listen_port(self) -> int:
+        return split_host_port(self.listen)[1]
+
+    @property
+    def log_level(self) -> str:
+        return self.api_log_level or "INFO"
+
+    def effective_store_urls(self) -> list[str]:
+        """The stores every record goes to; queries are served from the first."""
+        if self.store_urls:
+            return list(self.store_urls)
+        sqlite = f"sqlite:///{self.sqlite_path}"
+        clickhouse = (
+            f"clickhouse://{self.clickhouse_host}:{self.clickhouse_port}/{self.clickhouse_database}"
+        )
+        postgres = (
+            f"postgresql://{self.postgres_user}@{self.postgres_host}:{self.postgres_port}"
+            f"/{self.postgres_db}"
+        )
+        return {
+            ExporterType.sqlite: [sqlite],
+            ExporterType.clickhouse: [clickhouse],
+            ExporterType.postgres: [postgres],
+            ExporterType.both: [clickhouse, postgres],
+        }[self.exporter_type]
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        return "", -1
+
+
+def normalise_upstream(value: str) -> str:
+    """Accept what OLLAMA_HOST accepts: `host`, `host:port`, `scheme://host:port/path`."""
+    raw = value.strip()
+    if "://" not in raw:
+        raw = f"http://{raw}"
+    url = URL(raw)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"expected an http(s) URL such as {DEFAULT_UPSTREAM}; got {value!r}")
+    port = url.explicit_port or (11434 if "://" not in value else url.port)
+    host = "127.0.0.1" if url.host in ("0.0.0.0", "::") else url.host
+    return str(URL.build(scheme=url.scheme, host=host, port=port, path=url.path.rstrip("/")))
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the variable and what it accepts."""
+    lines = ["invalid settings:"]
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        accepted = item.get("ctx", {}).get("expected")
+        hint = f" (accepted: {accepted})" if accepted else ""
+        lines.append(f"  {name.upper()}: {item['msg']}{hint}; got {item.get('input')!r}")
+    return "\n".join(lines)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""})
+
+
+def loop_error(settings: Settings) -> str | None:
+    """Why the upstream would be the proxy itself, or None.
+
+    A user who exported OLLAMA_HOST=127.0.0.1:11435 for their clients would otherwise make the
+    proxy forward to itself forever.
+    """
+    upstream = settings.upstream_url
+    listen_host, listen_port = settings.listen_host, settings.listen_port
+    if upstream.port != listen_port or listen_port == 0:
+        return None
+    same_host = upstream.host == listen_host or (
+        upstream.host in LOOPBACK_HOSTS and listen_host in LOOPBACK_HOSTS
+    )
+    if not same_host:
+        return None
+    return (
+        f"the upstream {settings.upstream} is this proxy ({settings.listen}); set "
+        "OLLAMA_UPSTREAM or --upstream to Ollama's own address (default "
+        f"{DEFAULT_UPSTREAM}). OLLAMA_HOST may point your clients at the proxy."
+    )

@@ -1,0 +1,269 @@
+"""The catch-all proxy handler: forward, stream back chunk by chunk, tee to the meter.
+
+Bytes are relayed as they arrive, in both directions; the meter reads a copy. Nothing here
+may fail or slow a client request because metering or recording failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from time import perf_counter
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+from aiohttp import web
+
+from ollama_proxy.config import Settings
+from ollama_proxy.meter.meter import Meter
+from ollama_proxy.proxy.headers import (
+    request_headers,
+    response_headers,
+    skipped_auto_headers,
+    target_url,
+)
+from ollama_proxy.proxy.observer import NullObserver, Observer, RequestObservation
+from ollama_proxy.proxy.routes import Route, classify
+from ollama_proxy.records import RequestRecord
+
+log = structlog.get_logger("ollama_proxy.proxy")
+
+UPSTREAM_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+CLIENT_GONE = (ConnectionResetError, aiohttp.ClientConnectionResetError, BrokenPipeError)
+
+
+class InFlight:
+    """Counts requests being served; shutdown waits for it to reach zero."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        return self.count == 0
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+
+
+def error_body(message: str) -> bytes:
+    """Ollama's error shape: {"error": "..."}."""
+    return orjson.dumps({"error": message})
+
+
+class ProxyHandler:
+    """Forwards one request to Ollama and relays the answer untouched."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession | None,
+        submit: Callable[[RequestRecord], None] | None,
+        observer: Observer | None = None,
+        inflight: InFlight | None = None,
+    ) -> None:
+        self.session = session  # set by the app's cleanup context once the loop runs
+        self._upstream = settings.upstream_url
+        self._upstream_label = str(settings.upstream_url)
+        self._metering = settings.enable_instrumentation and submit is not None
+        self._submit = submit
+        self._observer: Observer = observer or NullObserver()
+        self._instance = settings.instance_name
+        self.inflight = inflight or InFlight()
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        self.inflight.enter()
+        try:
+            if not self._metering:
+                return await self._forward(request, None, None)
+            return await self._metered(request)
+        finally:
+            self.inflight.leave()
+
+    async def _metered(self, request: web.Request) -> web.StreamResponse:
+        started = perf_counter()
+        route = classify(request.path)
+        record = self._new_record(request, route)
+        meter = Meter(record, route, started)
+        observation = self._observer.start(request, route, record)
+        outcome: dict[str, Any] = {"cancelled": False, "upstream_error": None}
+        try:
+            return await self._forward(request, meter, observation, outcome)
+        except asyncio.CancelledError:
+            outcome["cancelled"] = True
+            raise
+        finally:
+            self._finish(meter, observation, outcome)
+
+    def _finish(
+        self, meter: Meter, observation: RequestObservation, outcome: dict[str, Any]
+    ) -> None:
+        try:
+            record = meter.finish(
+                perf_counter(),
+                cancelled=outcome["cancelled"],
+                upstream_error=outcome["upstream_error"],
+            )
+            observation.finish(record)
+            assert self._submit is not None
+            self._submit(record)
+        except Exception:  # never let recording reach the client
+            log.exception("record_failed")
+
+    def _new_record(self, request: web.Request, route: Route) -> RequestRecord:
+        headers = request.headers
+        return RequestRecord(
+            instance=self._instance,
+            method=request.method,
+            endpoint=request.path,
+            operation=route.operation,
+            api_flavor=route.flavor,
+            inference=route.inference,
+            client=request.remote or "",
+            client_name=headers.get("X-Client-Name", ""),
+            user_agent=headers.get("User-Agent", ""),
+        )
+
+    async def _forward(
+        self,
+        request: web.Request,
+        meter: Meter | None,
+        observation: RequestObservation | None,
+        outcome: dict[str, Any] | None = None,
+    ) -> web.StreamResponse:
+        headers = request_headers(request.headers, self._upstream, request.remote)
+        if observation is not None:
+            observation.inject(headers)
+        skip = skipped_auto_headers(request.headers)
+        if "Content-Type" not in request.headers:
+            skip += ("Content-Type",)
+        url = target_url(self._upstream, request.raw_path)
+        body = _relay_body(request, meter) if request.body_exists else None
+        try:
+            assert self.session is not None, "upstream session not started"
+            upstream = await self.session.request(
+                request.method,
+                url,
+                headers=headers,
+                data=body,
+                skip_auto_headers=skip,
+                allow_redirects=False,
+            )
+        except UPSTREAM_ERRORS as exc:
+            message = f"upstream Ollama at {self._upstream_label} unreachable: {describe(exc)}"
+            if outcome is not None:
+                outcome["upstream_error"] = message
+            return await self._bad_gateway(request, message, meter)
+        try:
+            return await self._relay(request, upstream, meter, observation, outcome)
+        finally:
+            upstream.close()
+
+    async def _bad_gateway(
+        self, request: web.Request, message: str, meter: Meter | None
+    ) -> web.StreamResponse:
+        log.warning("upstream_unreachable", error=message, path=request.path)
+        body = error_body(message)
+        if meter is not None:
+            now = perf_counter()
+            meter.observe_response_start(502, "application/json", now)
+            meter.observe_chunk(body, now)
+        return web.Response(status=502, body=body, content_type="application/json")
+
+    async def _relay(
+        self,
+        request: web.Request,
+        upstream: aiohttp.ClientResponse,
+        meter: Meter | None,
+        observation: RequestObservation | None,
+        outcome: dict[str, Any] | None,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=response_headers(upstream.headers),
+        )
+        content_type = upstream.headers.get("Content-Type", "")
+        if meter is not None:
+            meter.observe_response_start(upstream.status, content_type, perf_counter())
+        try:
+            await response.prepare(request)
+        except CLIENT_GONE:
+            _mark_cancelled(outcome)
+            return response
+        first = True
+        try:
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+                if meter is not None:
+                    meter.observe_chunk(chunk, perf_counter())
+                if first and observation is not None:
+                    observation.on_first_chunk()
+                first = False
+        except CLIENT_GONE:
+            _mark_cancelled(outcome)
+            return response
+        except UPSTREAM_ERRORS as exc:
+            await self._end_broken_stream(request, response, content_type, exc, meter, outcome)
+            return response
+        with contextlib.suppress(*CLIENT_GONE):
+            await response.write_eof()
+        return response
+
+    async def _end_broken_stream(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        content_type: str,
+        exc: BaseException,
+        meter: Meter | None,
+        outcome: dict[str, Any] | None,
+    ) -> None:
+        """The upstream reset mid-stream: end the client's stream as Ollama ends one on error."""
+        message = f"upstream Ollama at {self._upstream_label} failed mid-stream: {describe(exc)}"
+        log.warning("upstream_stream_broken", error=message, path=request.path)
+        if outcome is not None:
+            outcome["upstream_error"] = message
+        if response.content_length is not None:
+            # A fixed-length body cannot be ended early honestly: drop the connection so the
+            # client sees a truncated response instead of a short "complete" one.
+            if request.transport is not None:
+                request.transport.close()
+            return
+        with contextlib.suppress(*CLIENT_GONE):
+            if content_type.startswith("application/x-ndjson"):
+                # Ollama's own mid-stream failure: one {"error": ...} line, then the end.
+                line = error_body(message) + b"\n"
+                await response.write(line)
+                if meter is not None:
+                    meter.observe_chunk(line, perf_counter())
+            await response.write_eof()
+
+
+def _mark_cancelled(outcome: dict[str, Any] | None) -> None:
+    if outcome is not None:
+        outcome["cancelled"] = True
+
+
+async def _relay_body(request: web.Request, meter: Meter | None) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_any():
+        if meter is not None:
+            meter.observe_request_chunk(chunk)
+        yield chunk

@@ -1,0 +1,109 @@
+"""RequestRecord and MetricPoint: the one shape every store writes.
+
+A record never holds prompt or response text. Field names are the store's column names,
+except `completion_tokens`, which the brief's schema calls `tokens_generated`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Status = Literal["success", "error", "cancelled"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One metered request.
+
+    >>> RequestRecord(endpoint="/api/tags", operation="list").status
+    'success'
+    """
+
+    request_id: str = field(default_factory=new_request_id)
+    timestamp: datetime = field(default_factory=utcnow)  # when the request arrived (UTC)
+    instance: str = ""  # INSTANCE_NAME of the proxy that wrote it (brief: service_name)
+    method: str = "GET"
+    endpoint: str = ""  # request path, e.g. /api/chat
+    operation: str = ""  # chat, generate, embed, list, pull, ... (see proxy/routes.py)
+    api_flavor: str = ""  # native, openai, anthropic, none
+    inference: bool = False  # True for routes that run a model
+    model: str = ""
+    client: str = ""  # remote address (or PROXY_API_KEYS label)
+    client_name: str = ""  # X-Client-Name header, when sent
+    user_agent: str = ""
+    http_status: int = 0
+    status: Status = "success"
+    error_type: str = ""  # short class: http_404, upstream_unreachable, stream_error, ...
+    error_message: str = ""
+    stream: bool = False  # the response was streamed (NDJSON or SSE)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False  # no usage from Ollama: counts are what the meter saw
+    chunks: int = 0  # streamed lines/events carrying output
+    latency_ms: float = 0.0  # wall time from request to the last byte relayed
+    ttfb_ms: float | None = None  # time to the first response byte
+    ttft_ms: float | None = None  # time to the first chunk carrying output
+    total_duration_ms: float | None = None  # Ollama's own timings (ns -> ms)
+    load_duration_ms: float | None = None
+    prompt_eval_duration_ms: float | None = None
+    eval_duration_ms: float | None = None
+    queue_wait_ms: float | None = None  # estimate: total - load - prompt_eval - eval
+    decode_tps: float | None = None  # eval_count / eval_duration
+    prefill_tps: float | None = None  # prompt_eval_count / prompt_eval_duration
+    done_reason: str = ""
+    bytes_in: int = 0
+    bytes_out: int = 0
+    trace_id: str = ""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("timestamp"), str):
+            values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+        return cls(**values)
+
+
+REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+
+
+@dataclass(slots=True)
+class MetricPoint:
+    """One sampled metric value (the brief's `ollama_metrics` row)."""
+
+    metric_name: str
+    metric_value: float
+    metric_type: str = "gauge"  # gauge, counter, event
+    timestamp: datetime = field(default_factory=utcnow)
+    instance: str = ""  # the brief's service_name
+    metadata: dict[str, Any] = field(default_factory=dict)
+    point_id: str = field(default_factory=new_request_id)  # idempotent retries
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricPoint:
+        values = dict(data)
+        if isinstance(values.get("timestamp"), str):
+            values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+        return cls(**values)
