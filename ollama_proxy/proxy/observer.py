@@ -26,7 +26,9 @@ class RequestObservation(Protocol):
 
 
 class Observer(Protocol):
-    def start(self, request: web.Request, route: Route, record: RequestRecord) -> RequestObservation:
+    def start(
+        self, request: web.Request, route: Route, record: RequestRecord
+    ) -> RequestObservation:
         """Called when a request arrives; may set record.trace_id."""
 
 
@@ -46,5 +48,7 @@ class NullObserver:
 
     _observation = _NullObservation()
 
-    def start(self, request: web.Request, route: Route, record: RequestRecord) -> RequestObservation:
+    def start(
+        self, request: web.Request, route: Route, record: RequestRecord
+    ) -> RequestObservation:
         return self._observation

@@ -26,7 +26,7 @@ def is_own_route(path: str) -> bool:
             # /api/models must not swallow e.g. /api/modelsXYZ (not an Ollama path either,
             # but keep the match exact at a path boundary).
             rest = path[len(prefix) :]
-            if not rest or prefix.endswith("/") or rest.startswith("/") or rest.startswith("."):
+            if not rest or prefix.endswith("/") or rest.startswith(("/", ".")):
                 return True
     return False
 
