@@ -82,8 +82,8 @@ class ProxyHandler:
         self.session = session  # set by the app's cleanup context once the loop runs
         self._upstream = settings.upstream_url
         self._upstream_label = str(settings.upstream_url)
-        self._metering = settings.enable_instrumentation and submit is not None
-        self._submit = submit
+        self._metering = settings.enable_instrumentation
+        self.submit = submit  # the recorder's submit, bound once the recorder has started
         self._observer: Observer = observer or NullObserver()
         self._instance = settings.instance_name
         self.inflight = inflight or InFlight()
@@ -122,8 +122,8 @@ class ProxyHandler:
                 upstream_error=outcome["upstream_error"],
             )
             observation.finish(record)
-            assert self._submit is not None
-            self._submit(record)
+            if self.submit is not None:
+                self.submit(record)
         except Exception:  # never let recording reach the client
             log.exception("record_failed")
 

@@ -1,0 +1,64 @@
+# ollama-local-serve: `make help` lists the targets.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+DASH    := ollama_proxy/_dashboard/index.html
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check lint format typecheck dashboard demo simulate bench bench-quick docs clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/ollama-proxy: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/ollama-proxy ## create .venv and install the package with test extras
+
+$(DASH):
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+dashboard: ## build the React dashboard into ollama_proxy/_dashboard/
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+run: install ## run the proxy on 127.0.0.1:11435 with the embedded SQLite store
+	@test -f $(DASH) || $(MAKE) dashboard || echo "dashboard not built (needs Node); the proxy runs without it"
+	$(BIN)/ollama-proxy serve --listen 127.0.0.1:11435 --upstream http://127.0.0.1:11434 --store sqlite:///./ollama-proxy.db
+
+test: ## run the whole test suite (installs what it needs; this is what CI runs)
+	bash scripts/test.sh
+
+check: lint typecheck test ## lint, types and tests
+
+lint: install ## ruff lint and format check
+	$(BIN)/ruff check ollama_proxy tests bench
+	$(BIN)/ruff format --check ollama_proxy tests bench
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix ollama_proxy tests bench
+	$(BIN)/ruff format ollama_proxy tests bench
+
+typecheck: install ## mypy on the package
+	$(BIN)/mypy
+
+demo: install ## simulator + proxy + traffic, prints the dashboard URL
+	@test -f $(DASH) || $(MAKE) dashboard
+	$(BIN)/ollama-proxy demo
+
+simulate: install ## run the Ollama simulator on 127.0.0.1:11434
+	$(BIN)/ollama-proxy simulate --listen 127.0.0.1:11434
+
+bench: install ## full benchmarks (docs/benchmarks.md)
+	$(BIN)/python -m bench.run --full
+
+bench-quick: install ## benchmarks in under 2 minutes
+	$(BIN)/python -m bench.run --quick
+
+docs: install ## regenerate the README settings table from Settings
+	$(BIN)/python -c "from ollama_proxy.settings_doc import replace_in_readme as r; import pathlib; p = pathlib.Path('README.md'); p.write_text(r(p.read_text()))"
+
+clean: ## remove build outputs
+	rm -rf build dist ollama_proxy/_dashboard .pytest_cache .ruff_cache .mypy_cache

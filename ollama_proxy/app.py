@@ -1,0 +1,94 @@
+"""create_app(settings): routes, app keys and lifecycles. Wiring only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from ollama_proxy import appkeys
+from ollama_proxy.config import Settings
+from ollama_proxy.proxy.handler import InFlight, ProxyHandler
+from ollama_proxy.proxy.observer import Observer
+
+log = structlog.get_logger("ollama_proxy.app")
+
+PROXY_HANDLER = web.AppKey("proxy_handler", ProxyHandler)
+
+
+def upstream_session(settings: Settings) -> aiohttp.ClientSession:
+    """One pooled session to Ollama: no total or read timeout (model loads are silent)."""
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=settings.connect_timeout_s,
+        sock_read=settings.read_timeout_s or None,
+    )
+    connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, limit_per_host=0)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
+    )
+
+
+def _session_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        session = upstream_session(settings)
+        app[appkeys.UPSTREAM_SESSION] = session
+        app[PROXY_HANDLER].session = session
+        yield
+        await session.close()
+
+    return ctx
+
+
+def _recorder_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.recorder import Recorder
+        from ollama_proxy.store import open_stores
+
+        stores = await open_stores(settings)
+        recorder = Recorder(stores, settings)
+        app[appkeys.STORES] = stores
+        app[appkeys.RECORDER] = recorder
+        await recorder.start()
+        app[PROXY_HANDLER].submit = recorder.submit
+        yield
+        await recorder.close()  # final flush of everything queued
+        for store in stores:
+            await store.close()
+
+    return ctx
+
+
+def create_app(
+    settings: Settings,
+    *,
+    observer: Observer | None = None,
+    submit: Callable[[Any], None] | None = None,
+    with_stores: bool = True,
+) -> web.Application:
+    """The proxy application.
+
+    `observer` replaces telemetry (tests pass one built on in-memory exporters); `submit`
+    replaces the recorder's submit (tests collect records in a list).
+    """
+    app = web.Application(client_max_size=0)
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.STARTED_AT] = time.time()
+    inflight = InFlight()
+    app[appkeys.INFLIGHT] = inflight
+
+    if submit is None and with_stores and settings.enable_instrumentation:
+        app.cleanup_ctx.append(_recorder_ctx(settings))
+    handler = ProxyHandler(settings, None, submit, observer, inflight)
+    app[PROXY_HANDLER] = handler
+    app.cleanup_ctx.insert(0, _session_ctx(settings))
+    app.router.add_route("*", "/{tail:.*}", handler)
+    return app
