@@ -175,23 +175,43 @@ class Settings(BaseSettings):
         validation_alias=_env("RETENTION_DAYS", "retention_days"),
         description="Days of request logs and metrics kept by the stores.",
     )
-    clickhouse_host: str = Field("localhost", validation_alias=_env("CLICKHOUSE_HOST"))
-    clickhouse_port: int = Field(8123, validation_alias=_env("CLICKHOUSE_PORT"))
-    clickhouse_database: str = Field(
-        "ollama_metrics", validation_alias=_env("CLICKHOUSE_DATABASE", "CLICKHOUSE_DB")
+    clickhouse_host: str = Field(
+        "localhost", validation_alias=_env("CLICKHOUSE_HOST"), description="ClickHouse host."
     )
-    clickhouse_user: str = Field("default", validation_alias=_env("CLICKHOUSE_USER"))
-    clickhouse_password: str = Field("", validation_alias=_env("CLICKHOUSE_PASSWORD"))
+    clickhouse_port: int = Field(
+        8123, validation_alias=_env("CLICKHOUSE_PORT"), description="ClickHouse HTTP port."
+    )
+    clickhouse_database: str = Field(
+        "ollama_metrics",
+        validation_alias=_env("CLICKHOUSE_DATABASE", "CLICKHOUSE_DB"),
+        description="ClickHouse database.",
+    )
+    clickhouse_user: str = Field(
+        "default", validation_alias=_env("CLICKHOUSE_USER"), description="ClickHouse user."
+    )
+    clickhouse_password: str = Field(
+        "", validation_alias=_env("CLICKHOUSE_PASSWORD"), description="ClickHouse password."
+    )
     clickhouse_cluster: str = Field(
         "",
         validation_alias=_env("CLICKHOUSE_CLUSTER"),
         description="When set, DDL runs ON CLUSTER with Replicated and Distributed tables.",
     )
-    postgres_host: str = Field("localhost", validation_alias=_env("POSTGRES_HOST"))
-    postgres_port: int = Field(5432, validation_alias=_env("POSTGRES_PORT"))
-    postgres_db: str = Field("ollama_metrics", validation_alias=_env("POSTGRES_DB"))
-    postgres_user: str = Field("postgres", validation_alias=_env("POSTGRES_USER"))
-    postgres_password: str = Field("", validation_alias=_env("POSTGRES_PASSWORD"))
+    postgres_host: str = Field(
+        "localhost", validation_alias=_env("POSTGRES_HOST"), description="PostgreSQL host."
+    )
+    postgres_port: int = Field(
+        5432, validation_alias=_env("POSTGRES_PORT"), description="PostgreSQL port."
+    )
+    postgres_db: str = Field(
+        "ollama_metrics", validation_alias=_env("POSTGRES_DB"), description="PostgreSQL database."
+    )
+    postgres_user: str = Field(
+        "postgres", validation_alias=_env("POSTGRES_USER"), description="PostgreSQL user."
+    )
+    postgres_password: str = Field(
+        "", validation_alias=_env("POSTGRES_PASSWORD"), description="PostgreSQL password."
+    )
 
     # --- API and dashboard ----------------------------------------------------------------
     admin_token: str = Field(
