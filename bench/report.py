@@ -1,0 +1,103 @@
+"""docs/benchmarks.md from a bench.run result: added latency, CPU, RSS, ratios, floors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+FLOORS = """\
+Floors (issue «Benchmarks»), all from one run: added TTFB p50 at c=1 under 0.5 ms; proxy CPU
+per streamed chunk and per request (metering on) at most 2.5x nginx's; metering on at most
+1.15x the CPU of metering off; added TTFB p50 at c=16 at most 3x nginx's; RSS under 120 MB at
+128 concurrent streams."""
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def added(results: dict[str, Any], name: str, key: str) -> float:
+    return float(results[name][key] - results["direct"][key])
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    res = data["results"]
+    checks: list[tuple[str, str, bool | None]] = []
+    c1 = res.get("chat_stream@c1")
+    if c1:
+        value = added(c1, "proxy_on", "ttfb_p50")
+        checks.append(("added TTFB p50 at c=1 < 0.5 ms", f"{value:.3f} ms", value < 0.5))
+        on, off = c1["proxy_on"]["cpu_us_per_chunk"], c1["proxy_off"]["cpu_us_per_chunk"]
+        checks.append(
+            ("metering on / off CPU per chunk ≤ 1.15", f"{on / off:.2f}", on / off <= 1.15)
+        )
+        if "nginx" in c1:
+            nginx = c1["nginx"]
+            for unit in ("cpu_us_per_chunk", "cpu_us_per_request"):
+                r = ratio(c1["proxy_on"][unit], nginx[unit])
+                checks.append((f"{unit} vs nginx ≤ 2.5x", f"{r:.2f}x", r <= 2.5))
+    c16 = res.get("chat_stream@c16")
+    if c16 and "nginx" in c16:
+        ours, theirs = added(c16, "proxy_on", "ttfb_p50"), added(c16, "nginx", "ttfb_p50")
+        r = ratio(ours, theirs) if theirs > 0 else float("nan")
+        ok = ours <= 3 * max(theirs, 0.0) if theirs > 0 else None
+        checks.append(
+            (
+                "added TTFB p50 at c=16 ≤ 3x nginx's",
+                f"{ours:.2f} vs {theirs:.2f} ms ({_fmt(r)}x)",
+                ok,
+            )
+        )
+    c128 = res.get("chat_stream@c128")
+    if c128:
+        rss = c128["proxy_on"]["rss_mb"]
+        checks.append(("RSS at 128 streams < 120 MB", f"{rss:.0f} MB", rss < 120))
+    return checks
+
+
+def write_report(data: dict[str, Any], path: Path) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `make bench` (or `make bench-quick`); numbers below are from the run of "
+        f"{data['timestamp']} ({'quick' if data['quick'] else 'full'}).",
+        "",
+        f"Machine: {data['machine']['cores']} cores, {data['machine']['cpu']}; Python "
+        f"{data['machine']['python']}, aiohttp {data['machine']['aiohttp']}, kernel "
+        f"{data['machine']['kernel']}.",
+        "",
+        "Upstream: the bundled simulator in zero-delay mode. Load: `bench/loadgen.py` in its own "
+        "process. Targets measured in interleaved rounds; medians of rounds. CPU from "
+        "/proc/<pid>/stat of the proxy (or nginx master + worker).",
+        "",
+        "| workload | target | added TTFB p50 / p95 / p99 (ms) | added total p50 (ms) | req/s | chunks/s | CPU µs/req | CPU µs/chunk | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, per_target in data["results"].items():
+        for name, v in per_target.items():
+            if name == "direct":
+                add = f"(direct: {_fmt(v['ttfb_p50'])} / {_fmt(v['ttfb_p95'])} / {_fmt(v['ttfb_p99'])})"
+                total = f"(direct: {_fmt(v['total_p50'])})"
+            else:
+                add = " / ".join(
+                    _fmt(added(per_target, name, k), 3)
+                    for k in ("ttfb_p50", "ttfb_p95", "ttfb_p99")
+                )
+                total = _fmt(added(per_target, name, "total_p50"), 3)
+            lines.append(
+                f"| {key} | {name} | {add} | {total} | {_fmt(v['rps'], 0)} | {_fmt(v['chunks_per_s'], 0)} "
+                f"| {_fmt(v['cpu_us_per_request'], 0)} | {_fmt(v['cpu_us_per_chunk'], 2)} | {_fmt(v['rss_mb'], 0)} |"
+            )
+    lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", "", "## Floors", "", FLOORS, ""]
+    lines += ["| floor | measured | holds |", "|---|---|---|"]
+    for name, value, ok in floor_checks(data):
+        lines.append(f"| {name} | {value} | {'yes' if ok else ('—' if ok is None else 'NO')} |")
+    lines += ["", "Reproduce: `make bench-quick` (under 2 minutes) or `make bench`.", ""]
+    path.write_text("\n".join(lines))
