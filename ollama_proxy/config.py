@@ -232,6 +232,54 @@ class Settings(BaseSettings):
         description="Dashboard auto-refresh interval and stats query cache lifetime.",
     )
 
+    # --- OpenTelemetry (owner: telemetry; standard OTEL_* names) ---------------------------
+    otel_sdk_disabled: bool = Field(
+        False,
+        validation_alias=_env("OTEL_SDK_DISABLED"),
+        description="true turns spans, OTel metrics and /metrics off (requests are still "
+        "metered and stored).",
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        "",
+        validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP collector base URL, e.g. http://127.0.0.1:4317 (gRPC) or "
+        "http://127.0.0.1:4318 (HTTP). Empty = nothing is exported over OTLP.",
+    )
+    otel_exporter_otlp_protocol: Literal["grpc", "http/protobuf"] = Field(
+        "grpc",
+        validation_alias=_env("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        description="OTLP transport: grpc or http/protobuf (/v1/traces and /v1/metrics are "
+        "appended to the endpoint).",
+    )
+    otel_exporter_otlp_headers: str = Field(
+        "",
+        validation_alias=_env("OTEL_EXPORTER_OTLP_HEADERS"),
+        description="Headers sent with every OTLP export: key=value,key2=value2 "
+        "(URL-encoded values).",
+    )
+    otel_service_name: str = Field(
+        "ollama-local-serve",
+        validation_alias=_env("OTEL_SERVICE_NAME"),
+        description="service.name of the OTel resource.",
+    )
+    otel_resource_attributes: str = Field(
+        "",
+        validation_alias=_env("OTEL_RESOURCE_ATTRIBUTES"),
+        description="Extra OTel resource attributes: key=value,key2=value2.",
+    )
+    otel_metric_export_interval_ms: int = Field(
+        60_000,
+        gt=0,
+        validation_alias=_env("OTEL_METRIC_EXPORT_INTERVAL"),
+        description="Milliseconds between OTLP metric exports.",
+    )
+    metrics_json_file: str = Field(
+        "",
+        validation_alias=_env("METRICS_JSON_FILE", "metrics_json_file"),
+        description="When set (`--metrics-json FILE`), a JSON snapshot of every metric is "
+        "written there every METRICS_EXPORT_INTERVAL seconds (atomic replace).",
+    )
+
     # ---------------------------------------------------------------------------------------
     @field_validator("store_urls", "cors_origins", mode="before")
     @classmethod

@@ -1,0 +1,81 @@
+"""/metrics (Prometheus text), /api/stats/metrics (JSON snapshot) and the --metrics-json dump."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import orjson
+import structlog
+from aiohttp import web
+
+from ollama_proxy.telemetry.core import Telemetry
+from ollama_proxy.telemetry.scrape import PROMETHEUS_CONTENT_TYPE, ScrapeReader, snapshot_json
+
+log = structlog.get_logger("ollama_proxy.telemetry")
+
+TELEMETRY_KEY = web.AppKey("telemetry_routes", Telemetry)
+
+
+def _reader(request: web.Request) -> ScrapeReader:
+    scrape = request.app[TELEMETRY_KEY].scrape
+    if scrape is None:
+        raise web.HTTPServiceUnavailable(
+            text='{"error": "metrics reader not configured"}', content_type="application/json"
+        )
+    return scrape
+
+
+async def prometheus_metrics(request: web.Request) -> web.Response:
+    body = _reader(request).prometheus_text()
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+
+
+async def json_metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(snapshot_json(_reader(request).snapshot())),
+        content_type="application/json",
+    )
+
+
+def add_telemetry_routes(app: web.Application, telemetry: Telemetry) -> None:
+    """GET /metrics and GET /api/stats/metrics on `app`."""
+    app[TELEMETRY_KEY] = telemetry
+    app.router.add_get("/metrics", prometheus_metrics)
+    app.router.add_get("/api/stats/metrics", json_metrics)
+
+
+def write_snapshot(telemetry: Telemetry, path: Path) -> None:
+    """Write the JSON snapshot atomically: readers never see a half-written file."""
+    if telemetry.scrape is None:
+        return
+    body = orjson.dumps(snapshot_json(telemetry.scrape.snapshot()), option=orjson.OPT_INDENT_2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+async def metrics_json_dumper(telemetry: Telemetry, path: str | Path, interval_s: float) -> None:
+    """Rewrite `path` every `interval_s` until cancelled; writes a last snapshot on the way out."""
+    target = Path(path)
+    try:
+        while True:
+            _dump(telemetry, target)
+            await asyncio.sleep(interval_s)
+    finally:
+        _dump(telemetry, target)
+
+
+def _dump(telemetry: Telemetry, target: Path) -> None:
+    try:
+        write_snapshot(telemetry, target)
+    except OSError as exc:
+        log.warning("metrics_json_write_failed", path=str(target), error=str(exc))

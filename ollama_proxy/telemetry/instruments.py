@@ -1,0 +1,211 @@
+"""Request metrics: one `record(RequestRecord)` per request, gauges registered by callback.
+
+Instruments are created once from an injected MeterProvider. Request values go to `Aggregates`
+(cheap, see aggregates.py) and reach the provider's readers through `bridge.attach`; gauges
+(CPU, memory, loaded models, ...) are ordinary SDK observable gauges.
+
+>>> from opentelemetry.sdk.metrics import MeterProvider
+>>> from yarl import URL
+>>> inst = Instruments(MeterProvider(), URL("http://127.0.0.1:11434"))
+>>> inst.record(RequestRecord(operation="chat", inference=True, model="m", latency_ms=20))
+>>> sorted(inst.aggregates.histograms)
+['gen_ai.client.operation.duration']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from time import time_ns
+
+import structlog
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from yarl import URL
+
+from ollama_proxy.records import RequestRecord
+from ollama_proxy.telemetry import names as n
+from ollama_proxy.telemetry.aggregates import Aggregates, AttrKey, AttrValue
+from ollama_proxy.telemetry.bridge import attach
+
+log = structlog.get_logger("ollama_proxy.telemetry")
+
+GaugeValue = float | int | None
+GaugeResult = GaugeValue | Iterable[tuple[float | int, Mapping[str, AttrValue]]]
+GaugeCallback = Callable[[], GaugeResult]
+
+VERSION = "0.1.0"
+
+
+def genai_operation(operation: str) -> str:
+    """The proxy's route verb as gen_ai.operation.name (`generate` -> `text_completion`)."""
+    return n.GENAI_OPERATION_BY_ROUTE.get(operation, operation)
+
+
+def error_type(record: RequestRecord) -> str:
+    """Low-cardinality error.type: the HTTP status for HTTP errors (semconv), else our class."""
+    kind = record.error_type
+    if kind.startswith("http_"):
+        return kind[5:]
+    if kind:
+        return kind
+    if record.http_status >= 400:
+        return str(record.http_status)
+    return n.ERROR_TYPE_OTHER
+
+
+def seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0
+
+
+class Instruments:
+    """Creates the instruments once; `record` turns a finished request into metric values."""
+
+    def __init__(self, meter_provider: MeterProvider, upstream_url: URL) -> None:
+        self.aggregates = Aggregates(start_ns=time_ns())
+        self._meter = meter_provider.get_meter(n.SCOPE, VERSION)
+        self._server: AttrKey = (
+            (n.SERVER_ADDRESS, upstream_url.host or ""),
+            (n.SERVER_PORT, upstream_url.port or 0),
+        )
+        self._keys: dict[tuple[str, str, str], AttrKey] = {}
+        scope = InstrumentationScope(n.SCOPE, VERSION)
+        attach(meter_provider, scope, self._produce)
+
+    def _produce(self, now_ns: int) -> list:  # type: ignore[type-arg]
+        return self.aggregates.to_metrics(n.ALL_METRICS, now_ns)
+
+    # --- per request ------------------------------------------------------------------
+    def in_flight(self, operation: str, delta: int) -> None:
+        with self.aggregates.lock:
+            self.aggregates.add(n.IN_FLIGHT.name, ((n.OLLAMA_OPERATION, operation),), delta)
+
+    def record(self, record: RequestRecord, ttfc_s: float | None = None) -> None:
+        """All metric values of one finished request (~5 µs; see bench/bench_telemetry.py)."""
+        agg = self.aggregates
+        requests_key: AttrKey = (
+            (n.OLLAMA_OPERATION, record.operation),
+            (n.GEN_AI_REQUEST_MODEL, record.model),
+            (n.HTTP_RESPONSE_STATUS_CODE, record.http_status),
+            (n.OLLAMA_REQUEST_STATUS, record.status),
+        )
+        with agg.lock:
+            agg.add(n.REQUESTS.name, requests_key, 1)
+            if record.status == "error":
+                agg.add(n.ERRORS.name, self._error_key(record), 1)
+            if record.inference:
+                self._record_genai(record, ttfc_s)
+
+    def _error_key(self, record: RequestRecord) -> AttrKey:
+        return (
+            (n.OLLAMA_OPERATION, record.operation),
+            (n.GEN_AI_REQUEST_MODEL, record.model),
+            (n.ERROR_TYPE, error_type(record)),
+        )
+
+    def _genai_key(self, operation: str, model: str, error: str) -> AttrKey:
+        cache_key = (operation, model, error)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = (
+                (n.GEN_AI_OPERATION_NAME, genai_operation(operation)),
+                (n.GEN_AI_PROVIDER_NAME, n.PROVIDER),
+                (n.GEN_AI_REQUEST_MODEL, model),
+                *self._server,
+            )
+            if error:
+                key += ((n.ERROR_TYPE, error),)
+            if len(self._keys) < 10_000:  # bounded: model names come from clients
+                self._keys[cache_key] = key
+        return key
+
+    def _record_genai(self, r: RequestRecord, ttfc_s: float | None) -> None:
+        if r.status == "cancelled":
+            return  # client hang-ups would skew latency; they are counted in ollama.requests
+        error = error_type(r) if r.status == "error" else ""
+        agg, key = self.aggregates, self._genai_key(r.operation, r.model, error)
+        agg.observe(n.OPERATION_DURATION.name, n.DURATION_BUCKETS, key, r.latency_ms / 1000.0)
+        if error:
+            return
+        self._record_tokens(r, key)
+        if r.stream:
+            self._record_chunks(r, key, ttfc_s)
+        self._record_server(r, key)
+
+    def _record_tokens(self, r: RequestRecord, key: AttrKey) -> None:
+        # Semconv: MUST NOT report counts that could not be obtained; estimates are not usage.
+        if r.estimated or not (r.prompt_tokens or r.completion_tokens):
+            return
+        agg, bounds = self.aggregates, n.TOKEN_BUCKETS
+        agg.observe(n.TOKEN_USAGE.name, bounds, key + _INPUT, r.prompt_tokens)
+        if genai_operation(r.operation) != "embeddings":
+            agg.observe(n.TOKEN_USAGE.name, bounds, key + _OUTPUT, r.completion_tokens)
+        if r.cached_tokens:
+            agg.add(n.CACHED_INPUT_TOKENS.name, key, r.cached_tokens)
+
+    def _record_chunks(self, r: RequestRecord, key: AttrKey, ttfc_s: float | None) -> None:
+        if ttfc_s is None:
+            ttfc_s = seconds(r.ttfb_ms)
+        if ttfc_s is None:
+            return
+        agg = self.aggregates
+        agg.observe(n.TIME_TO_FIRST_CHUNK.name, n.DURATION_BUCKETS, key, ttfc_s)
+        if r.chunks > 1:
+            # Semconv wants one value per chunk after the first; measuring each would cost per
+            # chunk, so each counts at the mean interval (the sum stays exact).
+            mean = max(r.latency_ms / 1000.0 - ttfc_s, 0.0) / (r.chunks - 1)
+            agg.observe(n.TIME_PER_OUTPUT_CHUNK.name, n.DURATION_BUCKETS, key, mean, r.chunks - 1)
+
+    def _record_server(self, r: RequestRecord, key: AttrKey) -> None:
+        agg = self.aggregates
+        if r.total_duration_ms is not None:
+            agg.observe(
+                n.SERVER_REQUEST_DURATION.name, n.DURATION_BUCKETS, key, r.total_duration_ms / 1e3
+            )
+        load, prefill = r.load_duration_ms, r.prompt_eval_duration_ms
+        if load is not None:
+            agg.observe(n.MODEL_LOAD_DURATION.name, n.DURATION_BUCKETS, key, load / 1e3)
+        if prefill is not None:
+            agg.observe(n.PROMPT_EVAL_DURATION.name, n.DURATION_BUCKETS, key, prefill / 1e3)
+            ttft = (prefill + (load or 0.0)) / 1e3
+            agg.observe(n.SERVER_TIME_TO_FIRST_TOKEN.name, n.TTFT_BUCKETS, key, ttft)
+        if r.eval_duration_ms is not None and r.completion_tokens > 0:
+            tpot = r.eval_duration_ms / 1e3 / r.completion_tokens
+            agg.observe(n.SERVER_TIME_PER_OUTPUT_TOKEN.name, n.TPOT_BUCKETS, key, tpot)
+        if r.queue_wait_ms is not None:
+            agg.observe(n.QUEUE_WAIT.name, n.QUEUE_BUCKETS, key, r.queue_wait_ms / 1e3)
+        if r.decode_tps is not None:
+            agg.observe(n.TOKENS_PER_SECOND.name, n.TPS_BUCKETS, key, r.decode_tps)
+
+    # --- gauges -----------------------------------------------------------------------
+    def register_gauge(
+        self, name: str, unit: str, description: str, callback: GaugeCallback
+    ) -> None:
+        """An observable gauge read at every collection (scrape, export, JSON snapshot).
+
+        `callback` returns a number, None (no value now), or (value, attributes) pairs, e.g.
+        one per loaded model. It runs on the collecting thread: keep it to a cached read.
+        """
+
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            try:
+                return _observations(callback())
+            except Exception:
+                log.exception("gauge_callback_failed", gauge=name)
+                return []
+
+        self._meter.create_observable_gauge(
+            name, callbacks=[observe], unit=unit, description=description
+        )
+
+
+_INPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_INPUT),)
+_OUTPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_OUTPUT),)
+
+
+def _observations(result: GaugeResult) -> list[Observation]:
+    if result is None:
+        return []
+    if isinstance(result, int | float):
+        return [Observation(result)]
+    return [Observation(value, dict(attrs)) for value, attrs in result]
