@@ -47,7 +47,8 @@ def attach(provider: MeterProvider, scope: InstrumentationScope, produce: Produc
     """Make every current and future reader of `provider` also collect `produce(now_ns)`."""
     try:
         consumer = provider._measurement_consumer
-        readers = list(provider._all_metric_readers)
+        # The readers this provider serves (`_all_metric_readers` is process-wide).
+        readers = list(consumer._reader_storages)
         resource = provider._sdk_config.resource
         original = consumer.collect
     except AttributeError as exc:  # pragma: no cover - only on an incompatible SDK

@@ -97,6 +97,8 @@ class Telemetry:
         self.tracing = Tracing(tracer_provider, upstream_url)
         self.instruments = Instruments(meter_provider, upstream_url)
         self.scrape = scrape
+        self.tracer_provider = tracer_provider
+        self.meter_provider = meter_provider
         self._tracer = tracer_provider.get_tracer(n.SCOPE)
         self._closers = closers
 
