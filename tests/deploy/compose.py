@@ -81,7 +81,7 @@ def run_compose(
     env: dict[str, str] | None = None,
     env_file: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`compose -f ... [--profile ...] ARGS` from the repository root, an empty env file by default."""
+    """Run `compose -f ... [--profile ...] ARGS` from the root, with an empty env file."""
     argv = [*require_compose()]
     for file in files:
         argv += ["-f", str(file)]
@@ -95,7 +95,9 @@ def run_compose(
 
 
 @cache
-def _config_text(files: tuple[Path, ...], profiles: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> str:
+def _config_text(
+    files: tuple[Path, ...], profiles: tuple[str, ...], env: tuple[tuple[str, str], ...]
+) -> str:
     result = run_compose("config", files=files, profiles=profiles, env=dict(env))
     if result.returncode != 0:
         pytest.fail(f"compose config failed ({result.returncode}):\n{result.stderr}")
@@ -137,9 +139,7 @@ class Port:
 def parse_port(entry: Any) -> Port:
     """A published port from v1's 'IP:HOST:CONTAINER/tcp' or v2's long dict."""
     if isinstance(entry, dict):
-        return Port(
-            str(entry.get("host_ip", "")), int(entry["published"]), int(entry["target"])
-        )
+        return Port(str(entry.get("host_ip", "")), int(entry["published"]), int(entry["target"]))
     text = str(entry).split("/", 1)[0]
     parts = text.split(":")
     if len(parts) == 3:
@@ -161,7 +161,9 @@ def parse_mount(entry: Any) -> Mount:
     """A mount from v1's 'SOURCE:TARGET:MODE' or v2's long dict."""
     if isinstance(entry, dict):
         kind = entry["type"]
-        return Mount(kind, str(entry.get("source", "")), entry["target"], bool(entry.get("read_only")))
+        return Mount(
+            kind, str(entry.get("source", "")), entry["target"], bool(entry.get("read_only"))
+        )
     source, target, *mode = str(entry).split(":")
     kind = "bind" if source.startswith(("/", ".")) else "volume"
     return Mount(kind, source, target, bool(mode) and mode[0] == "ro")

@@ -77,7 +77,11 @@ def test_each_profile_starts_exactly_its_services(profiled: tuple[tuple[str, ...
 
 
 def test_profiles_declared_are_the_documented_ones() -> None:
-    result = run_compose("config", "--profiles", env={"CLICKHOUSE_PASSWORD": "x", "POSTGRES_PASSWORD": "x", "GRAFANA_ADMIN_PASSWORD": "x"})
+    result = run_compose(
+        "config",
+        "--profiles",
+        env={"CLICKHOUSE_PASSWORD": "x", "POSTGRES_PASSWORD": "x", "GRAFANA_ADMIN_PASSWORD": "x"},
+    )
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == set(PROFILES)
 
@@ -139,7 +143,9 @@ def test_named_volumes_hold_the_data() -> None:
     declared = set(config.get("volumes") or {})
     for name, (volume, path) in DATA_VOLUMES.items():
         mounts = [parse_mount(entry) for entry in config["services"][name].get("volumes", [])]
-        assert any(m.kind == "volume" and m.source == volume and m.target == path for m in mounts), (
+        assert any(
+            m.kind == "volume" and m.source == volume and m.target == path for m in mounts
+        ), (
             name,
             mounts,
         )

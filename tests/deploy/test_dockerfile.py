@@ -107,7 +107,11 @@ def test_three_named_stages_node_python_runtime() -> None:
     froms = [i.args for i in INSTRUCTIONS if i.keyword == "FROM"]
     names = [re.split(r"\s+[Aa][Ss]\s+", args)[-1] for args in froms]
     assert names == ["dashboard", "build", "runtime"], froms
-    args = {i.args.split("=", 1)[0]: i.args.split("=", 1)[1] for i in INSTRUCTIONS if i.keyword == "ARG" and "=" in i.args}
+    args = {
+        i.args.split("=", 1)[0]: i.args.split("=", 1)[1]
+        for i in INSTRUCTIONS
+        if i.keyword == "ARG" and "=" in i.args
+    }
     assert re.fullmatch(r"node:\d+\.\d+\.\d+-[\w.-]+", args["NODE_IMAGE"]), args
     assert re.fullmatch(r"python:3\.11\.\d+-slim-[\w]+", args["PYTHON_IMAGE"]), args
     assert froms[-1].startswith("${PYTHON_IMAGE}")
