@@ -37,16 +37,20 @@ if TYPE_CHECKING:
 
 
 class Observation:
-    """One request's spans and timings; the handler calls inject, on_first_chunk, finish."""
+    """One request's spans and timings; the handler calls inject, on_first_chunk, finish.
+
+    Without spans (no tracer provider) `inject` does nothing: the client's own `traceparent`
+    already travels upstream with the other headers.
+    """
 
     __slots__ = ("_telemetry", "_server", "_client", "_context", "_started", "_first", "_op")
 
     def __init__(
         self,
         telemetry: Telemetry,
-        server: Span,
+        server: Span | None,
         client: Span | None,
-        context: Context,
+        context: Context | None,
         operation: str,
     ) -> None:
         self._telemetry: Telemetry | None = telemetry
@@ -58,7 +62,8 @@ class Observation:
         self._op = operation
 
     def inject(self, upstream_headers: CIMultiDict[str]) -> None:
-        PROPAGATOR.inject(upstream_headers, self._context)
+        if self._context is not None:
+            PROPAGATOR.inject(upstream_headers, self._context)
 
     def on_first_chunk(self) -> None:
         if self._first is None:
@@ -75,31 +80,34 @@ class Observation:
         finally:
             if self._client is not None:
                 Tracing.end_client(self._client, record, ttfc)
-            Tracing.end_server(self._server, record)
+            if self._server is not None:
+                Tracing.end_server(self._server, record)
 
 
 class Telemetry:
     """OpenTelemetry for the proxy: spans and metrics per request, gauges, lifecycle spans.
 
+    `tracer_provider=None` means no spans (no trace exporter is configured, so spans would
+    cost CPU and go nowhere); the client's trace context is then forwarded untouched.
     `scrape` serves /metrics and /api/stats/metrics; `closers` run at `shutdown` (providers
     built by `from_settings` flush their exporters there).
     """
 
     def __init__(
         self,
-        tracer_provider: TracerProvider,
+        tracer_provider: TracerProvider | None,
         meter_provider: MeterProvider,
         upstream_url: URL,
         *,
         scrape: ScrapeReader | None = None,
         closers: tuple[Callable[[], object], ...] = (),
     ) -> None:
-        self.tracing = Tracing(tracer_provider, upstream_url)
+        self.tracing = None if tracer_provider is None else Tracing(tracer_provider, upstream_url)
         self.instruments = Instruments(meter_provider, upstream_url)
         self.scrape = scrape
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
-        self._tracer = tracer_provider.get_tracer(n.SCOPE)
+        self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(n.SCOPE)
         self._closers = closers
 
     @classmethod
@@ -111,6 +119,10 @@ class Telemetry:
 
     # --- Observer ---------------------------------------------------------------------
     def start(self, request: web.Request, route: Route, record: RequestRecord) -> Observation:
+        self.instruments.in_flight(route.operation, 1)
+        if self.tracing is None:
+            record.trace_id = incoming_trace_id(request)
+            return Observation(self, None, None, None, route.operation)
         server, context = self.tracing.start_server(request, route)
         client = None
         if route.inference:
@@ -118,7 +130,6 @@ class Telemetry:
         span_context = server.get_span_context()
         if span_context.is_valid:
             record.trace_id = format(span_context.trace_id, "032x")
-        self.instruments.in_flight(route.operation, 1)
         return Observation(self, server, client, context, route.operation)
 
     # --- for the system-metrics and service helpers ------------------------------------
@@ -155,7 +166,9 @@ class Telemetry:
                 await result
 
 
-def current_trace_id() -> str:
-    """The active span's trace id as 32 hex digits, or "" outside a span."""
-    context = trace.get_current_span().get_span_context()
+def incoming_trace_id(request: web.Request) -> str:
+    """The trace id of the client's `traceparent`, or "" (records still join client traces)."""
+    if "traceparent" not in request.headers:
+        return ""
+    context = trace.get_current_span(PROPAGATOR.extract(request.headers)).get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else ""

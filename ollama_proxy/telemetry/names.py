@@ -41,7 +41,6 @@ HTTP_REQUEST_METHOD = "http.request.method"
 HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 HTTP_ROUTE = "http.route"
 URL_PATH = "url.path"
-URL_SCHEME = "url.scheme"
 USER_AGENT_ORIGINAL = "user_agent.original"
 
 # --- our extension: Ollama's own timings as span attributes (seconds) ---------------------
@@ -49,8 +48,6 @@ OLLAMA_LOAD_DURATION = "ollama.load_duration"
 OLLAMA_PROMPT_EVAL_DURATION = "ollama.prompt_eval_duration"
 OLLAMA_EVAL_DURATION = "ollama.eval_duration"
 OLLAMA_TOTAL_DURATION = "ollama.total_duration"
-OLLAMA_QUEUE_WAIT = "ollama.queue_wait"
-OLLAMA_API_FLAVOR = "ollama.api.flavor"  # native, openai, anthropic, ...
 OLLAMA_OPERATION = "ollama.operation"  # the proxy's own verb: list, pull, show, ...
 OLLAMA_REQUEST_STATUS = "ollama.request.status"  # success, error, cancelled
 OLLAMA_ESTIMATED_USAGE = "ollama.usage.estimated"  # token counts came from the meter

@@ -92,12 +92,13 @@ def otlp_exporters(settings: Settings) -> tuple[SpanExporter, MetricExporter] | 
 def build_telemetry(settings: Settings) -> Telemetry:
     """Prometheus/JSON reader always; OTLP span and metric export when configured."""
     resource = build_resource(settings)
-    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider: TracerProvider | None = None  # no exporter: spans would go nowhere
     scrape = ScrapeReader()
     readers: list[ScrapeReader | PeriodicExportingMetricReader] = [scrape]
     exporters = otlp_exporters(settings)
     if exporters is not None:
         span_exporter, metric_exporter = exporters
+        tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         readers.append(
             PeriodicExportingMetricReader(
@@ -111,7 +112,9 @@ def build_telemetry(settings: Settings) -> Telemetry:
         meter_provider,
         settings.upstream_url,
         scrape=scrape,
-        closers=(tracer_provider.shutdown, meter_provider.shutdown),
+        closers=(meter_provider.shutdown,)
+        if tracer_provider is None
+        else (tracer_provider.shutdown, meter_provider.shutdown),
     )
 
 
