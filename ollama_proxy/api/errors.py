@@ -1,0 +1,53 @@
+"""The one JSON error shape of our own routes: `{"error": "...", "field": "..." | null}`.
+
+Handlers raise `ApiError` (or `QueryError` from the pure stats layer); `error_middleware`
+turns both, and aiohttp's own 404/405, into this shape, so a client parses one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ollama_proxy.stats.query import QueryError
+
+
+class ApiError(Exception):
+    """An error answered as JSON with an HTTP status."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+
+def error_body(message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": message, "field": field}
+
+
+def error_response(
+    status: int, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status,
+        body=orjson.dumps(error_body(message, field)),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def from_query_error(error: QueryError) -> web.Response:
+    return error_response(400, error.message, error.field)
+
+
+def from_api_error(error: ApiError) -> web.Response:
+    return error_response(error.status, error.message, error.field)
+
+
+def from_http_exception(error: web.HTTPException) -> web.Response:
+    """aiohttp's 404/405/413 ... in our shape (keeping Allow etc.)."""
+    headers = {k: v for k, v in error.headers.items() if k.lower() in ("allow",)}
+    return error_response(error.status, error.reason, None, headers)

@@ -1,0 +1,231 @@
+"""Pydantic models of every request body and response of the stats API.
+
+Handlers serialise their answers through these models, and `api/openapi.py` builds the OpenAPI
+document from their JSON schemas, so the document matches what is sent. Timestamps are strings
+in the API's one format (ISO 8601 UTC, milliseconds, `Z`; see `stats.series.iso`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Timestamp = Field(json_schema_extra={"format": "date-time"})
+
+
+class ErrorBody(BaseModel):
+    error: str
+    field: str | None = None
+
+
+class Percentiles(BaseModel):
+    """Interpolated percentiles (PERCENTILE.INC) in milliseconds; null without data."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class LoadedModel(BaseModel):
+    name: str
+    size_bytes: int | None = None
+    size_vram_bytes: int | None = None
+    expires_at: str | None = None
+
+
+class CurrentStats(BaseModel):
+    tokens_total: int
+    prompt_tokens_total: int
+    completion_tokens_total: int
+    cached_tokens_total: int
+    requests_total: int
+    errors_total: int
+    uptime_hours: float
+    tokens_per_sec: float | None
+    requests_last_hour: int
+    error_count: int
+    error_rate: float
+    tokens_last_hour: int
+    prompt_tokens_last_hour: int
+    completion_tokens_last_hour: int
+    cached_tokens_last_hour: int
+    in_flight: int
+    latency_ms: Percentiles
+    ttft_ms: Percentiles
+    loaded_models: list[LoadedModel]
+    last_request_at: str | None
+    instance: str | None
+    generated_at: str
+
+
+class HistoryPoint(BaseModel):
+    timestamp: str
+    instance: str | None
+    requests: int
+    errors: int
+    tokens_total: int
+    prompt_tokens: int
+    completion_tokens: int
+    throughput: float
+    tokens_per_sec: float | None
+    latency_ms: Percentiles
+    ttft_ms: Percentiles
+
+
+class LogEntry(BaseModel):
+    """One request record, plus the brief's short names (`id`, `tokens`, `latency`)."""
+
+    id: str
+    timestamp: str
+    model: str
+    tokens: int
+    latency: float
+    status: Literal["success", "error", "cancelled"]
+    request_id: str
+    instance: str
+    method: str
+    endpoint: str
+    operation: str
+    api_flavor: str
+    inference: bool
+    client: str
+    client_name: str
+    user_agent: str
+    http_status: int
+    error_type: str
+    error_message: str
+    stream: bool
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    tokens_generated: int
+    estimated: bool
+    chunks: int
+    latency_ms: float
+    ttfb_ms: float | None
+    ttft_ms: float | None
+    total_duration_ms: float | None
+    load_duration_ms: float | None
+    prompt_eval_duration_ms: float | None
+    eval_duration_ms: float | None
+    queue_wait_ms: float | None
+    decode_tps: float | None
+    prefill_tps: float | None
+    done_reason: str
+    bytes_in: int
+    bytes_out: int
+    trace_id: str
+
+
+class LogsPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    logs: list[LogEntry]
+
+
+class ModelStats(BaseModel):
+    model_name: str
+    instance: str | None
+    requests_count: int
+    errors: int
+    error_rate: float
+    avg_latency: float | None
+    p50_latency: float | None
+    p95_latency: float | None
+    tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_per_sec: float | None
+    ttft: float | None
+    p95_ttft: float | None
+    load_count: int
+    avg_load_ms: float | None
+    last_used: str | None
+    loaded: bool
+
+
+class ClientStats(BaseModel):
+    client: str
+    instance: str | None
+    requests_count: int
+    errors: int
+    error_rate: float
+    avg_latency: float | None
+    p95_latency: float | None
+    tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    models: list[str]
+    last_seen: str | None
+
+
+class InstanceStats(BaseModel):
+    instance: str
+    requests_count: int
+    errors: int
+    error_rate: float
+    avg_latency: float | None
+    p95_latency: float | None
+    tokens: int
+    last_seen: str | None
+
+
+class UpstreamHealth(BaseModel):
+    url: str
+    reachable: bool
+    status_code: int | None = None
+    version: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class StoreHealth(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the recorder may report more (queue, journal)
+
+    url: str
+    kind: str
+    healthy: bool
+    error: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    reasons: list[str]
+    upstream: UpstreamHealth | None
+    stores: list[StoreHealth]
+    version: str
+    instance: str
+    mode: Literal["proxy", "api"]
+    uptime_hours: float
+
+
+class ConfigView(BaseModel):
+    settings: dict[str, Any]
+    mutable: list[str]
+
+
+class ConfigUpdate(BaseModel):
+    """Body of POST /api/config: only the settings that are safe to change at run time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
+    metrics_export_interval: float | None = Field(None, gt=0, le=3600)
+    dashboard_refresh_s: float | None = Field(None, gt=0, le=3600)
+    retention_days: int | None = Field(None, ge=1, le=3650)
+
+
+class ConfigApplied(ConfigView):
+    applied: dict[str, Any]
+
+
+class LoginBody(BaseModel):
+    token: str = Field(max_length=4096)
+
+
+HISTORY = TypeAdapter(list[HistoryPoint])
+MODELS = TypeAdapter(list[ModelStats])
+CLIENTS = TypeAdapter(list[ClientStats])
+INSTANCES = TypeAdapter(list[InstanceStats])

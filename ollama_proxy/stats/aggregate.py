@@ -1,0 +1,109 @@
+"""Pure: what every stats endpoint asks of a store, as one grouped-aggregate description.
+
+Each endpoint is "these measures over the records matching these filters, grouped by these
+keys": the cards (no group), history (bucket [, instance]), models (model [, instance]),
+clients (client [, instance]), instances (instance). Backends (`sql_queries`,
+`clickhouse_queries`) turn an `Aggregate` into their SQL; the pieces that are the same SQL
+everywhere live here. Identifiers only ever come from the tables below, and every user value is
+a bound parameter (`Params.add`), never text in the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ollama_proxy.stats.query import Filters
+
+# A model load that took this long was a cold load; a resident model reports a few ms
+# (Ollama always sends load_duration, also when the model was already in memory).
+COLD_LOAD_MS = 250.0
+
+CLIENT_KEY = "CASE WHEN client_name <> '' THEN client_name ELSE client END"
+GROUP_EXPRS: dict[str, str] = {
+    "model": "model",
+    "instance": "instance",
+    "client": CLIENT_KEY,
+    # "bucket" is dialect-specific (time arithmetic): see the backends.
+}
+
+# Simple measures: the same SQL in SQLite, PostgreSQL and ClickHouse.
+SIMPLE_MEASURES: dict[str, str] = {
+    "requests": "count(*)",
+    "errors": "sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END)",
+    "prompt_tokens": "sum(prompt_tokens)",
+    "completion_tokens": "sum(completion_tokens)",
+    "cached_tokens": "sum(cached_tokens)",
+    "eval_tokens": "sum(CASE WHEN eval_duration_ms > 0 THEN completion_tokens ELSE 0 END)",
+    "eval_ms": "sum(CASE WHEN eval_duration_ms > 0 THEN eval_duration_ms ELSE 0 END)",
+    "latency_sum": "sum(latency_ms)",
+    "load_count": f"sum(CASE WHEN load_duration_ms >= {COLD_LOAD_MS} THEN 1 ELSE 0 END)",
+    "load_ms_sum": f"sum(CASE WHEN load_duration_ms >= {COLD_LOAD_MS} "
+    "THEN load_duration_ms ELSE 0 END)",
+    "last_ts": "max(timestamp)",
+}
+# Percentile measures: name -> (column, percentile). Dialect-specific SQL.
+PCT_MEASURES: dict[str, tuple[str, float]] = {
+    "lat_p50": ("latency_ms", 0.5),
+    "lat_p95": ("latency_ms", 0.95),
+    "lat_p99": ("latency_ms", 0.99),
+    "ttft_p50": ("ttft_ms", 0.5),
+    "ttft_p95": ("ttft_ms", 0.95),
+    "ttft_p99": ("ttft_ms", 0.99),
+}
+COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens")
+ALL_PCTS = tuple(PCT_MEASURES)
+# "models": the distinct model names of a group (clients table); dialect-specific.
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    filters: Filters
+    groups: tuple[str, ...] = ()  # names from GROUP_EXPRS, or "bucket"
+    measures: tuple[str, ...] = COUNTS
+    step_s: int = 60  # bucket width, when "bucket" is a group
+    require_model: bool = False  # only records that name a model (the models table)
+
+    def pct_columns(self) -> dict[str, list[tuple[str, float]]]:
+        """column -> [(measure name, p)] for the percentile measures asked for."""
+        out: dict[str, list[tuple[str, float]]] = {}
+        for name in self.measures:
+            if name in PCT_MEASURES:
+                column, p = PCT_MEASURES[name]
+                out.setdefault(column, []).append((name, p))
+        return out
+
+
+@dataclass
+class Params:
+    """Collects bound parameters; `render(name, kind)` is the dialect's placeholder syntax."""
+
+    render: Callable[[str, str], str]
+    convert_time: Callable[[datetime], Any] = lambda value: value
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any, kind: str = "str") -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = self.convert_time(value) if kind == "time" else value
+        return self.render(name, kind)
+
+
+def where_clause(filters: Filters, params: Params, *, require_model: bool = False) -> str:
+    """`WHERE ...` for the filters (or an empty string); values become bound parameters."""
+    parts: list[str] = []
+    for column in ("model", "instance", "status", "endpoint", "operation"):
+        value = getattr(filters, column)
+        if value is not None:
+            parts.append(f"{column} = {params.add(value)}")
+    if filters.client is not None:
+        ph = params.add(filters.client)
+        parts.append(f"(client = {ph} OR client_name = {ph})")
+    if filters.since is not None:
+        parts.append(f"timestamp >= {params.add(filters.since, 'time')}")
+    if filters.until is not None:
+        parts.append(f"timestamp < {params.add(filters.until, 'time')}")
+    if require_model:
+        parts.append("model <> ''")
+    return f"WHERE {' AND '.join(parts)}" if parts else ""

@@ -1,0 +1,330 @@
+"""Pure: stats query parameters -> validated query objects.
+
+Every parameter the stats API accepts is declared once in `PARAMS` (name, JSON schema,
+description); the validators here and the OpenAPI document (`api/openapi.py`) both read it, so
+the two cannot drift. A bad value raises `QueryError(field, message)` naming the accepted values.
+
+>>> q = parse_history({"time_range": "1h"}, now=datetime(2025, 1, 1, 12, 0, 30, tzinfo=UTC))
+>>> q.step_s, q.buckets, q.first_bucket.isoformat()
+(60, 60, '2025-01-01T11:01:00+00:00')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+TIME_RANGES: dict[str, int] = {
+    "15m": 900,
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "24h": 24 * 3600,
+    "7d": 7 * 86400,
+    "30d": 30 * 86400,
+}
+GRANULARITIES: dict[str, int] = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "1d": 86400,
+}
+# A few hundred points per chart: enough resolution, small JSON.
+DEFAULT_GRANULARITY: dict[str, str] = {
+    "15m": "1m",
+    "1h": "1m",
+    "6h": "5m",
+    "24h": "5m",
+    "7d": "1h",
+    "30d": "6h",
+}
+MAX_BUCKETS = 1500  # 7d at 1m would be 10,080 points: more than any chart can show
+STATUSES = ("success", "error", "cancelled")
+GROUP_BYS = ("instance",)
+MAX_LIMIT = 1000
+MAX_TEXT = 512  # longer filter values cannot match anything we store
+# Timestamps outside this span are refused (they cannot be in the store, and far values
+# overflow datetime arithmetic in the databases).
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class QueryError(ValueError):
+    """An invalid parameter; the API answers 400 `{"error": message, "field": field}`."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    name: str
+    schema: dict[str, Any]
+    description: str
+
+
+def _enum(values: Any) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+_TIME_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": 64}
+_TEXT_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT}
+
+PARAMS: dict[str, ParamSpec] = {
+    spec.name: spec
+    for spec in (
+        ParamSpec("time_range", _enum(TIME_RANGES), "Window ending at `until`."),
+        ParamSpec(
+            "granularity",
+            _enum(GRANULARITIES),
+            "Bucket width; default from the range (15m,1h→1m; 6h,24h→5m; 7d→1h; 30d→6h). "
+            f"At most {MAX_BUCKETS} buckets.",
+        ),
+        ParamSpec("until", _TIME_SCHEMA, "End of the window: ISO 8601 or Unix seconds; now."),
+        ParamSpec("since", _TIME_SCHEMA, "Only records at or after: ISO 8601 or Unix seconds."),
+        ParamSpec("model", _TEXT_SCHEMA, "Exact model name."),
+        ParamSpec("instance", _TEXT_SCHEMA, "Exact instance name (INSTANCE_NAME of a proxy)."),
+        ParamSpec("client", _TEXT_SCHEMA, "Client address or client name."),
+        ParamSpec("endpoint", _TEXT_SCHEMA, "Exact request path, e.g. /api/chat."),
+        ParamSpec("operation", _TEXT_SCHEMA, "Operation: chat, generate, embeddings, ..."),
+        ParamSpec("status", _enum(STATUSES), "Request outcome."),
+        ParamSpec("group_by", _enum(GROUP_BYS), "Split rows per instance."),
+        ParamSpec(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
+            "Page size.",
+        ),
+        ParamSpec(
+            "offset",
+            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0},
+            "Rows to skip.",
+        ),
+    )
+}
+
+HISTORY_PARAMS = ("time_range", "granularity", "until", "model", "instance", "group_by")
+LOGS_PARAMS = (
+    "limit",
+    "offset",
+    "status",
+    "model",
+    "client",
+    "instance",
+    "endpoint",
+    "operation",
+    "since",
+    "until",
+)
+CSV_PARAMS = tuple(p for p in LOGS_PARAMS if p not in ("limit", "offset"))
+MODELS_PARAMS = ("time_range", "until", "instance", "group_by")
+CLIENTS_PARAMS = ("time_range", "until", "model", "instance", "group_by")
+INSTANCES_PARAMS = ("time_range", "until")
+CURRENT_PARAMS = ("instance",)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Equality filters and a half-open time window `[since, until)`; None = no filter."""
+
+    model: str | None = None
+    instance: str | None = None
+    client: str | None = None
+    status: str | None = None
+    endpoint: str | None = None
+    operation: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    filters: Filters  # since = first_bucket, until = end of the last bucket
+    step_s: int
+    buckets: int
+    first_bucket: datetime
+    now: datetime  # the request's `until`: the last bucket is partial up to here
+    group_by_instance: bool = False
+
+    @property
+    def bucket_starts(self) -> list[datetime]:
+        step = timedelta(seconds=self.step_s)
+        return [self.first_bucket + i * step for i in range(self.buckets)]
+
+
+@dataclass(frozen=True, slots=True)
+class LogsQuery:
+    filters: Filters
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownQuery:
+    """models / clients / instances over a window."""
+
+    filters: Filters
+    group_by_instance: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- single values -----------------------------------------------------------------------
+
+
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if len(value) > MAX_TEXT:
+        raise QueryError(name, f"{name} is longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise QueryError(name, f"{name} must not contain NUL characters")
+    return value
+
+
+def _choice(params: Mapping[str, str], name: str, choices: Any, default: str | None) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        accepted = ", ".join(choices)
+        raise QueryError(name, f"{name} must be one of {accepted}; got {value[:40]!r}")
+    return value
+
+
+def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(name, f"{name} must be an integer; got {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise QueryError(name, f"{name} must be between {low} and {high}; got {value}")
+    return value
+
+
+def parse_time(raw: str, name: str) -> datetime:
+    """ISO 8601 (no offset = UTC) or Unix seconds -> aware UTC datetime."""
+    value: datetime
+    try:
+        value = datetime.fromtimestamp(float(raw), UTC)
+    except (ValueError, OverflowError, OSError):
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise QueryError(
+                name, f"{name} must be ISO 8601 (2025-06-01T12:00:00Z) or Unix seconds"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise QueryError(name, f"{name} is out of range") from None
+    if not MIN_TIME <= value <= MAX_TIME:
+        raise QueryError(name, f"{name} must be between 2000-01-01 and 2200-01-01")
+    return value
+
+
+def _time(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > 64:
+        raise QueryError(name, f"{name} is too long")
+    return parse_time(raw, name)
+
+
+def _group_by_instance(params: Mapping[str, str]) -> bool:
+    return _choice(params, "group_by", GROUP_BYS, None) == "instance"
+
+
+def _window(params: Mapping[str, str], now: datetime, default_range: str) -> tuple[datetime, str]:
+    until = _time(params, "until") or now
+    time_range = _choice(params, "time_range", TIME_RANGES, default_range)
+    assert time_range is not None
+    return until, time_range
+
+
+# --- whole queries -----------------------------------------------------------------------
+
+
+def floor_time(value: datetime, step_s: int) -> datetime:
+    """Align to a multiple of `step_s` since the Unix epoch (UTC)."""
+    epoch = int(value.timestamp() // step_s) * step_s
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def parse_history(params: Mapping[str, str], now: datetime) -> HistoryQuery:
+    until, time_range = _window(params, now, "1h")
+    granularity = _choice(params, "granularity", GRANULARITIES, DEFAULT_GRANULARITY[time_range])
+    assert granularity is not None
+    step = GRANULARITIES[granularity]
+    span = TIME_RANGES[time_range]
+    buckets = max(1, span // step)
+    if buckets > MAX_BUCKETS:
+        allowed = [g for g, s in GRANULARITIES.items() if span // s <= MAX_BUCKETS]
+        raise QueryError(
+            "granularity",
+            f"granularity {granularity} gives {buckets} buckets over {time_range} "
+            f"(max {MAX_BUCKETS}); use one of {', '.join(allowed)}",
+        )
+    last = floor_time(until, step)
+    first = last - timedelta(seconds=step * (buckets - 1))
+    filters = Filters(
+        model=_text(params, "model"),
+        instance=_text(params, "instance"),
+        since=first,
+        until=last + timedelta(seconds=step),
+    )
+    return HistoryQuery(filters, step, buckets, first, until, _group_by_instance(params))
+
+
+def parse_logs(params: Mapping[str, str], *, paged: bool = True) -> LogsQuery:
+    since, until = _time(params, "since"), _time(params, "until")
+    if since is not None and until is not None and since > until:
+        raise QueryError("since", "since must not be after until")
+    filters = Filters(
+        model=_text(params, "model"),
+        instance=_text(params, "instance"),
+        client=_text(params, "client"),
+        status=_choice(params, "status", STATUSES, None),
+        endpoint=_text(params, "endpoint"),
+        operation=_text(params, "operation"),
+        since=since,
+        until=until,
+    )
+    if not paged:
+        return LogsQuery(filters, 0, 0)
+    limit = _int(params, "limit", 100, 1, MAX_LIMIT)
+    offset = _int(params, "offset", 0, 0, 2**31 - 1)
+    return LogsQuery(filters, limit, offset)
+
+
+def parse_breakdown(
+    params: Mapping[str, str], now: datetime, *, with_model: bool = False
+) -> BreakdownQuery:
+    until, time_range = _window(params, now, "24h")
+    filters = Filters(
+        model=_text(params, "model") if with_model else None,
+        instance=_text(params, "instance"),
+        since=until - timedelta(seconds=TIME_RANGES[time_range]),
+        until=until,
+    )
+    return BreakdownQuery(filters, _group_by_instance(params))
+
+
+def parse_instances(params: Mapping[str, str], now: datetime) -> BreakdownQuery:
+    until, time_range = _window(params, now, "24h")
+    since = until - timedelta(seconds=TIME_RANGES[time_range])
+    return BreakdownQuery(Filters(since=since, until=until))
+
+
+def parse_current(params: Mapping[str, str]) -> Filters:
+    return Filters(instance=_text(params, "instance"))

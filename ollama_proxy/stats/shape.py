@@ -1,0 +1,226 @@
+"""Pure: aggregate rows from a backend -> the API's response objects (see docs/api.md)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from ollama_proxy.records import REQUEST_FIELDS
+from ollama_proxy.stats.series import decode_rate, iso, pct_object, round_ms
+
+BOOL_FIELDS = ("inference", "stream", "estimated")
+INT_FIELDS = (
+    "http_status",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+    "chunks",
+    "bytes_in",
+    "bytes_out",
+)
+NULLABLE_FLOATS = (
+    "ttfb_ms",
+    "ttft_ms",
+    "total_duration_ms",
+    "load_duration_ms",
+    "prompt_eval_duration_ms",
+    "eval_duration_ms",
+    "queue_wait_ms",
+    "decode_tps",
+    "prefill_tps",
+)
+# Column order of logs.csv: the brief's id, then every record field.
+CSV_COLUMNS: tuple[str, ...] = ("id", *REQUEST_FIELDS)
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """Store timestamps (datetime, naive = UTC; ISO text; epoch seconds) -> aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _nullable_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def ratio(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def avg(total: Any, count: int) -> float | None:
+    return round_ms(float(total) / count) if count and total is not None else None
+
+
+def log_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A request_logs row -> the API's log object (every record field + brief names)."""
+    entry: dict[str, Any] = {name: row.get(name) for name in REQUEST_FIELDS}
+    for name in BOOL_FIELDS:
+        entry[name] = bool(entry[name])
+    for name in INT_FIELDS:
+        entry[name] = _int(entry[name])
+    for name in NULLABLE_FLOATS:
+        entry[name] = _nullable_float(entry[name])
+    for name in ("instance", "method", "endpoint", "operation", "api_flavor", "model", "client"):
+        entry[name] = entry[name] or ""
+    for name in ("client_name", "user_agent", "error_type", "error_message", "done_reason"):
+        entry[name] = entry[name] or ""
+    entry["trace_id"] = entry["trace_id"] or ""
+    entry["request_id"] = str(entry["request_id"])
+    entry["latency_ms"] = float(entry["latency_ms"] or 0.0)
+    entry["timestamp"] = iso(as_datetime(row.get("timestamp")))
+    entry["id"] = entry["request_id"]
+    entry["tokens"] = entry["prompt_tokens"] + entry["completion_tokens"]
+    entry["latency"] = entry["latency_ms"]
+    entry["tokens_generated"] = entry["completion_tokens"]
+    return entry
+
+
+def csv_row(entry: dict[str, Any]) -> list[str]:
+    """A log object -> CSV cells: booleans true/false, nulls empty."""
+    cells = []
+    for name in CSV_COLUMNS:
+        value = entry[name]
+        if value is None:
+            cells.append("")
+        elif isinstance(value, bool):
+            cells.append("true" if value else "false")
+        else:
+            cells.append(str(value))
+    return cells
+
+
+def current(
+    totals: dict[str, Any],
+    window: dict[str, Any],
+    *,
+    uptime_s: float,
+    in_flight: int,
+    loaded: list[dict[str, Any]],
+    instance: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    prompt, completion = _int(totals.get("prompt_tokens")), _int(totals.get("completion_tokens"))
+    w_prompt, w_completion = (
+        _int(window.get("prompt_tokens")),
+        _int(window.get("completion_tokens")),
+    )
+    requests, errors = _int(window.get("requests")), _int(window.get("errors"))
+    has_rows = requests > 0
+    return {
+        "tokens_total": prompt + completion,
+        "prompt_tokens_total": prompt,
+        "completion_tokens_total": completion,
+        "cached_tokens_total": _int(totals.get("cached_tokens")),
+        "requests_total": _int(totals.get("requests")),
+        "errors_total": _int(totals.get("errors")),
+        "uptime_hours": round(uptime_s / 3600.0, 4),
+        "tokens_per_sec": decode_rate(window.get("eval_tokens"), window.get("eval_ms")),
+        "requests_last_hour": requests,
+        "error_count": errors,
+        "error_rate": ratio(errors, requests),
+        "tokens_last_hour": w_prompt + w_completion,
+        "prompt_tokens_last_hour": w_prompt,
+        "completion_tokens_last_hour": w_completion,
+        "cached_tokens_last_hour": _int(window.get("cached_tokens")),
+        "in_flight": in_flight,
+        "latency_ms": pct_object(window if has_rows else None, "lat"),
+        "ttft_ms": pct_object(window if has_rows else None, "ttft"),
+        "loaded_models": loaded,
+        "last_request_at": iso(as_datetime(totals.get("last_ts"))),
+        "instance": instance,
+        "generated_at": iso(now),
+    }
+
+
+def _common(row: dict[str, Any]) -> dict[str, Any]:
+    requests, errors = _int(row.get("requests")), _int(row.get("errors"))
+    prompt, completion = _int(row.get("prompt_tokens")), _int(row.get("completion_tokens"))
+    return {
+        "requests_count": requests,
+        "errors": errors,
+        "error_rate": ratio(errors, requests),
+        "avg_latency": avg(row.get("latency_sum"), requests),
+        "p95_latency": round_ms(row.get("lat_p95")),
+        "tokens": prompt + completion,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+    }
+
+
+def _instance(row: dict[str, Any], grouped: bool) -> str | None:
+    return str(row.get("instance") or "") if grouped else None
+
+
+def _sorted(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return sorted(
+        items, key=lambda item: (-item["requests_count"], item[key], item.get("instance") or "")
+    )
+
+
+def model_rows(
+    rows: list[dict[str, Any]], loaded_names: set[str], grouped: bool
+) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        loads = _int(row.get("load_count"))
+        item = {"model_name": str(row["model"]), "instance": _instance(row, grouped)}
+        item.update(_common(row))
+        item.update(
+            p50_latency=round_ms(row.get("lat_p50")),
+            tokens_per_sec=decode_rate(row.get("eval_tokens"), row.get("eval_ms")),
+            ttft=round_ms(row.get("ttft_p50")),
+            p95_ttft=round_ms(row.get("ttft_p95")),
+            load_count=loads,
+            avg_load_ms=avg(row.get("load_ms_sum"), loads),
+            last_used=iso(as_datetime(row.get("last_ts"))),
+            loaded=str(row["model"]) in loaded_names,
+        )
+        out.append(item)
+    return _sorted(out, "model_name")
+
+
+def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        item = {"client": str(row["client"]), "instance": _instance(row, grouped)}
+        item.update(_common(row))
+        models = row.get("models") or []
+        if isinstance(models, str):  # SQLite group_concat
+            models = models.split(",") if models else []
+        item["models"] = sorted({str(m) for m in models if m})
+        item["last_seen"] = iso(as_datetime(row.get("last_ts")))
+        out.append(item)
+    return _sorted(out, "client")
+
+
+def instance_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        common = _common(row)
+        out.append(
+            {
+                "instance": str(row.get("instance") or ""),
+                "requests_count": common["requests_count"],
+                "errors": common["errors"],
+                "error_rate": common["error_rate"],
+                "avg_latency": common["avg_latency"],
+                "p95_latency": common["p95_latency"],
+                "tokens": common["tokens"],
+                "last_seen": iso(as_datetime(row.get("last_ts"))),
+            }
+        )
+    return _sorted(out, "instance")
