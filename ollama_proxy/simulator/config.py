@@ -43,10 +43,11 @@ class ModelSpec:
     embedding_length: int = 3072
     embedding_only: bool = False
     modified_at_ns: int = 1_746_405_464_706_015_396  # 2025-05-04T17:37:44.706015396-07:00
+    digest_hex: str = ""  # default: derived from the name
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.name.encode()).hexdigest()
+        return self.digest_hex or hashlib.sha256(self.name.encode()).hexdigest()
 
     @property
     def vram(self) -> int:
@@ -134,7 +135,7 @@ def parse_go_duration(text: str) -> float:
     """`time.ParseDuration` in seconds ("5m", "1h30m", "-1s", "300ms", "0")."""
     original = text
     sign = 1.0
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     if text == "0":
