@@ -280,7 +280,7 @@ class Meter:
                 self._openai_object(_loads(data), data, now)
             elif data[:1] != b"{":
                 self._unparsable += 1
-            else:
+            elif b'"content":""}' not in data:  # an empty delta is no output
                 self._output(now, data)
 
     def _openai_object(self, obj: Any, data: bytes, now: float) -> None:
