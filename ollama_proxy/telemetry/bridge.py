@@ -59,6 +59,6 @@ def attach(provider: MeterProvider, scope: InstrumentationScope, produce: Produc
         return merge(data, resource, scope, produce(time_ns()))
 
     # Readers added later look `consumer.collect` up again (MeterProvider.add_metric_reader).
-    consumer.collect = collect
+    consumer.collect = collect  # type: ignore[method-assign,assignment]
     for reader in readers:
-        reader._set_collect_callback(collect)
+        reader._set_collect_callback(collect)  # type: ignore[arg-type]

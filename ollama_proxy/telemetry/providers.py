@@ -132,7 +132,7 @@ class RateLimitFilter(logging.Filter):
         self._last = float("-inf")
         self.suppressed = 0
 
-    def filter(self, record: logging.LogRecord, now: float | None = None) -> bool:  # type: ignore[override]
+    def filter(self, record: logging.LogRecord, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         if now - self._last > 2 * self.window_s:
             self.window_s = self.base_s  # quiet for a while: a new outage starts fresh
