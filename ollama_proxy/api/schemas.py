@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 Timestamp = Field(json_schema_extra={"format": "date-time"})
 
@@ -215,6 +215,11 @@ class ConfigUpdate(BaseModel):
     metrics_export_interval: float | None = Field(None, gt=0, le=3600)
     dashboard_refresh_s: float | None = Field(None, gt=0, le=3600)
     retention_days: int | None = Field(None, ge=1, le=3650)
+
+    @field_validator("api_log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
 class ConfigApplied(ConfigView):

@@ -1,0 +1,112 @@
+"""One middleware for our own routes: JSON errors, admin token, CORS.
+
+Proxied Ollama traffic passes straight through after one prefix check, so metering stays
+cheap; only paths in `proxy.routes.OWN_ROUTE_PREFIXES` get auth, CORS and the error shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from ollama_proxy import appkeys
+from ollama_proxy.api.errors import (
+    ApiError,
+    error_response,
+    from_api_error,
+    from_http_exception,
+    from_query_error,
+)
+from ollama_proxy.proxy.routes import is_own_route
+from ollama_proxy.stats.query import QueryError
+
+log = structlog.get_logger("ollama_proxy.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+TOKEN_COOKIE = "ollama_proxy_token"
+# Open without a token: load balancers probe health, the dashboard needs the document and the
+# login route to show its login screen, and the bundle itself holds no data.
+OPEN_PREFIXES = (
+    "/api/health",
+    "/api/openapi.json",
+    "/api/stats/login",
+    "/api/stats/logout",
+    "/dashboard",
+)
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, Cache-Control"
+
+
+def needs_token(path: str) -> bool:
+    return not path.startswith(OPEN_PREFIXES)
+
+
+def token_ok(request: web.Request, expected: str) -> bool:
+    """Bearer header or login cookie, compared in constant time."""
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if not given:
+        given = request.cookies.get(TOKEN_COOKIE, "")
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def cors_headers(request: web.Request, origins: list[str]) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if not origin or not origins or (origin not in origins and "*" not in origins):
+        return {}
+    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    headers["Access-Control-Allow-Credentials"] = "true"
+    return headers
+
+
+def _preflight(request: web.Request, cors: dict[str, str]) -> web.Response:
+    headers = dict(cors)
+    if cors:
+        headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        headers["Access-Control-Max-Age"] = "600"
+    return web.Response(status=204, headers=headers)
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except QueryError as error:
+        return from_query_error(error)
+    except ApiError as error:
+        return from_api_error(error)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return from_http_exception(error)
+    except Exception:
+        # Never a bare 500 page: the error shape, and the details only in our log.
+        log.exception("api_error", path=request.path)
+        return error_response(500, "internal error; see the proxy log", None)
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if not is_own_route(path):
+        return await handler(request)
+    settings = request.app[appkeys.SETTINGS]
+    cors = cors_headers(request, settings.cors_origins)
+    if request.method == "OPTIONS" and not path.startswith("/dashboard"):
+        return _preflight(request, cors)
+    if settings.admin_token and needs_token(path) and not token_ok(request, settings.admin_token):
+        response: web.StreamResponse = error_response(
+            401,
+            "admin token required",
+            "authorization",
+            {"WWW-Authenticate": 'Bearer realm="ollama-proxy"'},
+        )
+    else:
+        response = await _guarded(request, handler)
+    if cors and not response.prepared:
+        response.headers.update(cors)
+    return response

@@ -1,0 +1,214 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models and parameter specs the
+handlers use (`api/schemas.py`, `stats/query.PARAMS`), so it cannot drift from them."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ollama_proxy import __version__
+from ollama_proxy.api import schemas
+from ollama_proxy.stats import query as q
+
+REF = "#/components/schemas/{model}"
+COMPONENT_MODELS: tuple[type[BaseModel], ...] = (
+    schemas.ErrorBody,
+    schemas.CurrentStats,
+    schemas.HistoryPoint,
+    schemas.LogEntry,
+    schemas.LogsPage,
+    schemas.ModelStats,
+    schemas.ClientStats,
+    schemas.InstanceStats,
+    schemas.Health,
+    schemas.ConfigView,
+    schemas.ConfigUpdate,
+    schemas.ConfigApplied,
+    schemas.LoginBody,
+)
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def array_of(model: type[BaseModel]) -> dict[str, Any]:
+    return {"type": "array", "items": ref(model)}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": json_content(ref(schemas.ErrorBody))}
+
+
+def parameters(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": q.PARAMS[name].schema,
+            "description": q.PARAMS[name].description,
+        }
+        for name in names
+    ]
+
+
+def stats_get(
+    summary: str, params: tuple[str, ...], schema: dict[str, Any], *, auth: bool = True
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": json_content(schema)},
+        "400": error("An invalid parameter: `field` names it, `error` the accepted values."),
+        "503": error("No store is open."),
+    }
+    op: dict[str, Any] = {"summary": summary, "parameters": parameters(params)}
+    if auth:
+        responses["401"] = error("ADMIN_TOKEN is set and the request has no valid token.")
+        op["security"] = [{"bearer": []}, {"cookie": []}]
+    op["responses"] = responses
+    return {"get": op}
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/stats/current": stats_get(
+            "Stats cards: totals, last hour", q.CURRENT_PARAMS, ref(schemas.CurrentStats)
+        ),
+        "/api/stats/history": stats_get(
+            "One point per bucket, gaps filled", q.HISTORY_PARAMS, array_of(schemas.HistoryPoint)
+        ),
+        "/api/stats/logs": stats_get(
+            "Request logs, newest first", q.LOGS_PARAMS, ref(schemas.LogsPage)
+        ),
+        "/api/stats/clients": stats_get(
+            "Usage per client", q.CLIENTS_PARAMS, array_of(schemas.ClientStats)
+        ),
+        "/api/stats/instances": stats_get(
+            "Usage per proxy instance", q.INSTANCES_PARAMS, array_of(schemas.InstanceStats)
+        ),
+        "/api/models": stats_get("Usage per model", q.MODELS_PARAMS, array_of(schemas.ModelStats)),
+    }
+    csv_op = stats_get("The filtered logs as CSV (streamed)", q.CSV_PARAMS, {})
+    csv_op["get"]["responses"]["200"] = {
+        "description": "CSV with a header row",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+    paths["/api/stats/logs.csv"] = csv_op
+    detail = stats_get("One request", (), ref(schemas.LogEntry))
+    detail["get"]["parameters"] = [
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    detail["get"]["responses"]["404"] = error("No request with this id.")
+    paths["/api/stats/logs/{id}"] = detail
+    paths.update(_admin_paths())
+    return paths
+
+
+def _admin_paths() -> dict[str, Any]:
+    security = [{"bearer": []}, {"cookie": []}]
+    unauthorized = error("ADMIN_TOKEN is set and the request has no valid token.")
+    body_error = error("Invalid body: `field` names the setting.")
+    return {
+        "/api/health": {
+            "get": {
+                "summary": "Service health",
+                "responses": {
+                    "200": {
+                        "description": "healthy or degraded",
+                        "content": json_content(ref(schemas.Health)),
+                    },
+                    "503": {
+                        "description": "unhealthy",
+                        "content": json_content(ref(schemas.Health)),
+                    },
+                },
+            }
+        },
+        "/api/config": {
+            "get": {
+                "summary": "Effective settings, secrets masked",
+                "security": security,
+                "responses": {
+                    "200": {"description": "OK", "content": json_content(ref(schemas.ConfigView))},
+                    "401": unauthorized,
+                },
+            },
+            "post": {
+                "summary": "Change the run-time settings",
+                "security": security,
+                "requestBody": {
+                    "required": True,
+                    "content": json_content(ref(schemas.ConfigUpdate)),
+                },
+                "responses": {
+                    "200": {
+                        "description": "Applied",
+                        "content": json_content(ref(schemas.ConfigApplied)),
+                    },
+                    "400": body_error,
+                    "401": unauthorized,
+                    "413": error("Body too large."),
+                },
+            },
+        },
+        "/api/stats/login": {
+            "post": {
+                "summary": "Set the login cookie from the admin token",
+                "requestBody": {"required": True, "content": json_content(ref(schemas.LoginBody))},
+                "responses": {
+                    "204": {"description": "Logged in (or no token configured)"},
+                    "400": body_error,
+                    "401": error("Wrong token."),
+                    "413": error("Body too large."),
+                },
+            }
+        },
+        "/api/stats/logout": {
+            "post": {
+                "summary": "Clear the login cookie",
+                "responses": {"204": {"description": "Done"}},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": json_content({"type": "object"}),
+                    }
+                },
+            }
+        },
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(model, "serialization") for model in COMPONENT_MODELS], ref_template=REF
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ollama-local-serve stats API",
+            "version": __version__,
+            "description": "Usage, latency and health of an Ollama server, measured by the "
+            "metering proxy. Human version: docs/api.md.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "ollama_proxy_token"},
+            },
+        },
+    }
