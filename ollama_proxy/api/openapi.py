@@ -43,6 +43,14 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def answer(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"description": description, "content": json_content(ref(model))}
+
+
+def body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": json_content(ref(model))}
+
+
 def error(description: str) -> dict[str, Any]:
     return {"description": description, "content": json_content(ref(schemas.ErrorBody))}
 
@@ -136,7 +144,7 @@ def _admin_paths() -> dict[str, Any]:
                 "summary": "Effective settings, secrets masked",
                 "security": security,
                 "responses": {
-                    "200": {"description": "OK", "content": json_content(ref(schemas.ConfigView))},
+                    "200": answer("OK", schemas.ConfigView),
                     "401": unauthorized,
                 },
             },
@@ -161,7 +169,7 @@ def _admin_paths() -> dict[str, Any]:
         "/api/stats/login": {
             "post": {
                 "summary": "Set the login cookie from the admin token",
-                "requestBody": {"required": True, "content": json_content(ref(schemas.LoginBody))},
+                "requestBody": body(schemas.LoginBody),
                 "responses": {
                     "204": {"description": "Logged in (or no token configured)"},
                     "400": body_error,
