@@ -211,16 +211,21 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
 
 def parse_time(raw: str, name: str) -> datetime:
     """ISO 8601 (no offset = UTC) or Unix seconds -> aware UTC datetime."""
-    value: datetime
+    range_error = QueryError(name, f"{name} must be between 2000-01-01 and 2200-01-01")
     try:
-        value = datetime.fromtimestamp(float(raw), UTC)
-    except (ValueError, OverflowError, OSError):
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise QueryError(
-                name, f"{name} must be ISO 8601 (2025-06-01T12:00:00Z) or Unix seconds"
-            ) from None
+        seconds = float(raw)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if not MIN_TIME.timestamp() <= seconds <= MAX_TIME.timestamp():  # also NaN
+            raise range_error
+        return datetime.fromtimestamp(seconds, UTC)
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise QueryError(
+            name, f"{name} must be ISO 8601 (2025-06-01T12:00:00Z) or Unix seconds"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
@@ -228,7 +233,7 @@ def parse_time(raw: str, name: str) -> datetime:
     except (OverflowError, ValueError):
         raise QueryError(name, f"{name} is out of range") from None
     if not MIN_TIME <= value <= MAX_TIME:
-        raise QueryError(name, f"{name} must be between 2000-01-01 and 2200-01-01")
+        raise range_error
     return value
 
 
