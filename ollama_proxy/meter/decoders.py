@@ -67,6 +67,11 @@ class _Splitter:
     def feed(self, data: bytes) -> list[Line]:
         if not data:
             return []
+        if data[-1] == 10 and not self._pending and not self._skipping and len(data) <= self._max:
+            # The common case: Ollama flushes whole lines, one write per chunk.
+            whole: list[Line] = data.split(b"\n")  # type: ignore[assignment]
+            whole.pop()
+            return whole
         out: list[Line] = []
         if self._skipping:
             data = self._skip(data, out)
@@ -151,7 +156,10 @@ class NDJSONDecoder:
         return self._split.oversized
 
     def feed(self, data: bytes) -> list[Line]:
-        return [line for line in self._split.feed(data) if line]
+        lines = self._split.feed(data)
+        if b"" in lines:  # blank lines carry nothing (Ollama sends none)
+            return [line for line in lines if line]
+        return lines
 
     def flush(self) -> list[Line]:
         return [line for line in self._split.flush() if line]
