@@ -58,7 +58,7 @@ bench-quick: install ## benchmarks in under 2 minutes
 	$(BIN)/python -m bench.run --quick
 
 docs: install ## regenerate the README settings table and .env.example from Settings
-	$(BIN)/python -c "from ollama_proxy.settings_doc import replace_in_readme as r; import pathlib; p = pathlib.Path('README.md'); p.write_text(r(p.read_text())); from ollama_proxy.settings_doc import env_example; pathlib.Path(".env.example").write_text(env_example())"
+	$(BIN)/python -m ollama_proxy.settings_doc
 
 clean: ## remove build outputs
 	rm -rf build dist ollama_proxy/_dashboard .pytest_cache .ruff_cache .mypy_cache

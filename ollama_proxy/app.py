@@ -90,5 +90,5 @@ def create_app(
     handler = ProxyHandler(settings, None, submit, observer, inflight)
     app[PROXY_HANDLER] = handler
     app.cleanup_ctx.insert(0, _session_ctx(settings))
-    app.router.add_route("*", "/{tail:.*}", handler)
+    app.router.add_route("*", "/{tail:.*}", handler.__call__)
     return app

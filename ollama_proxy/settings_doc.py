@@ -63,3 +63,15 @@ def env_example() -> str:
         lines.append(f"# {field.description or ''}")
         lines.append(f"# {env}={value}")
     return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    from pathlib import Path
+
+    readme = Path("README.md")
+    readme.write_text(replace_in_readme(readme.read_text()))
+    Path(".env.example").write_text(env_example())
+
+
+if __name__ == "__main__":
+    main()

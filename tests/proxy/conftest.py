@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
 from yarl import URL
 
 from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.records import RequestRecord
+from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
 from tests.proxy.tap import TapRelay
 from tests.servers import ThreadedServer, serve_in_thread, start_app
+
+
+class RecordSink(list[RequestRecord]):
+    """Collects records from the proxy (any thread); tests wait for them, never sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cond = threading.Condition()
+
+    def append(self, record: RequestRecord) -> None:
+        with self._cond:
+            super().append(record)
+            self._cond.notify_all()
+
+    def wait_for(self, count: int = 1, timeout: float = 5) -> list[RequestRecord]:
+        with self._cond:
+            self._cond.wait_for(lambda: len(self) >= count, timeout)
+        return list(self)
+
+    async def await_for(self, count: int = 1, timeout: float = 5) -> list[RequestRecord]:
+        return await asyncio.to_thread(self.wait_for, count, timeout)
 
 
 def fast_simulator() -> SimulatorConfig:
@@ -25,7 +48,8 @@ class Stack:
     proxy_url: str
     upstream_url: str
     relay: TapRelay
-    records: list[RequestRecord] = field(default_factory=list)
+    records: RecordSink = field(default_factory=RecordSink)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def proxy_port(self) -> int:
@@ -41,10 +65,13 @@ async def stack() -> AsyncIterator[Stack]:
     sim_runner, sim_url = await start_app(create_simulator_app(fast_simulator()))
     relay = TapRelay("127.0.0.1", URL(sim_url).port or 0)
     relay_url = await relay.start()
-    records: list[RequestRecord] = []
+    records = RecordSink()
     app = create_app(proxy_settings(relay_url), submit=records.append)
     runner, url = await start_app(app)
-    yield Stack(url, sim_url, relay, records)
+    result = Stack(url, sim_url, relay, records)
+    yield result
+    for close in result.closers:
+        await close()
     await runner.cleanup()
     await relay.close()
     await sim_runner.cleanup()
@@ -54,7 +81,7 @@ async def stack() -> AsyncIterator[Stack]:
 class ThreadedStack:
     proxy: ThreadedServer
     simulator: ThreadedServer
-    records: list[RequestRecord]
+    records: RecordSink
 
     @property
     def host(self) -> str:
@@ -65,7 +92,7 @@ class ThreadedStack:
 def threaded_stack() -> Iterator[ThreadedStack]:
     """Simulator and proxy in their own threads, for blocking clients."""
     simulator = serve_in_thread(lambda: create_simulator_app(fast_simulator()))
-    records: list[RequestRecord] = []
+    records = RecordSink()
     proxy = serve_in_thread(
         lambda: create_app(proxy_settings(simulator.url), submit=records.append)
     )

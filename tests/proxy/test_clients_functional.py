@@ -7,17 +7,32 @@ import ollama
 import openai
 import pytest
 
-from tests.proxy.conftest import Stack, ThreadedStack
+from tests.proxy.conftest import RecordSink, Stack, ThreadedStack
+
+_open_clients: list = []  # type: ignore[type-arg]
 
 
-def _only(records: list, operation: str):  # type: ignore[no-untyped-def]
-    found = [r for r in records if r.operation == operation]
+def closing_client(client):  # type: ignore[no-untyped-def]
+    """Close sync clients after the test (an unclosed socket is a warning, and warnings fail)."""
+    _open_clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients():  # type: ignore[no-untyped-def]
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
+
+
+def _only(records: RecordSink, operation: str):  # type: ignore[no-untyped-def]
+    found = [r for r in records.wait_for(1) if r.operation == operation]
     assert len(found) == 1, [r.endpoint for r in records]
     return found[0]
 
 
 def test_sync_ollama_client_streaming_chat(threaded_stack: ThreadedStack) -> None:
-    client = ollama.Client(host=threaded_stack.host)
+    client = closing_client(ollama.Client(host=threaded_stack.host))
     parts = list(
         client.chat(
             model="llama3.2",
@@ -44,7 +59,7 @@ def test_sync_ollama_client_streaming_chat(threaded_stack: ThreadedStack) -> Non
 
 
 def test_sync_ollama_client_non_streaming_generate(threaded_stack: ThreadedStack) -> None:
-    client = ollama.Client(host=threaded_stack.host)
+    client = closing_client(ollama.Client(host=threaded_stack.host))
     reply = client.generate(model="llama3.2", prompt="hello", options={"num_predict": 7})
     assert reply.done and reply.eval_count == 7
     record = _only(threaded_stack.records, "generate")
@@ -57,17 +72,18 @@ def test_sync_ollama_client_non_streaming_generate(threaded_stack: ThreadedStack
 
 
 def test_sync_ollama_client_lists_and_errors(threaded_stack: ThreadedStack) -> None:
-    client = ollama.Client(host=threaded_stack.host)
+    client = closing_client(ollama.Client(host=threaded_stack.host))
     assert any(m.model for m in client.list().models)
     with pytest.raises(ollama.ResponseError) as info:
         client.chat(model="no-such-model", messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 404
-    failed = [r for r in threaded_stack.records if r.model == "no-such-model"]
+    failed = [r for r in threaded_stack.records.wait_for(2) if r.model == "no-such-model"]
     assert failed and failed[0].status == "error" and failed[0].http_status == 404
 
 
 async def test_async_ollama_client_streaming_generate(stack: Stack) -> None:
     client = ollama.AsyncClient(host=stack.proxy_url)
+    stack.closers.append(client.close)
     parts = [
         p
         async for p in await client.generate(
@@ -75,20 +91,23 @@ async def test_async_ollama_client_streaming_generate(stack: Stack) -> None:
         )
     ]
     assert parts[-1].done and parts[-1].eval_count == 9
+    await stack.records.await_for(1)
     record = _only(stack.records, "generate")
     assert record.completion_tokens == 9 and record.stream and record.chunks >= 9
 
 
 async def test_async_ollama_client_embed(stack: Stack) -> None:
     client = ollama.AsyncClient(host=stack.proxy_url)
+    stack.closers.append(client.close)
     reply = await client.embed(model="all-minilm", input=["one", "two"])
     assert len(reply.embeddings) == 2
+    await stack.records.await_for(1)
     record = _only(stack.records, "embeddings")
     assert record.prompt_tokens == reply.prompt_eval_count and record.completion_tokens == 0
 
 
 def test_openai_sdk_streaming_with_usage(threaded_stack: ThreadedStack) -> None:
-    client = openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama")
+    client = closing_client(openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama"))
     stream = client.chat.completions.create(
         model="llama3.2",
         messages=[{"role": "user", "content": "hi"}],
@@ -108,7 +127,7 @@ def test_openai_sdk_streaming_with_usage(threaded_stack: ThreadedStack) -> None:
 
 
 def test_openai_sdk_streaming_without_usage_is_estimated(threaded_stack: ThreadedStack) -> None:
-    client = openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama")
+    client = closing_client(openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama"))
     chunks = list(
         client.chat.completions.create(
             model="llama3.2",
@@ -125,7 +144,7 @@ def test_openai_sdk_streaming_without_usage_is_estimated(threaded_stack: Threade
 
 
 def test_openai_sdk_non_streaming(threaded_stack: ThreadedStack) -> None:
-    client = openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama")
+    client = closing_client(openai.OpenAI(base_url=f"{threaded_stack.host}/v1", api_key="ollama"))
     reply = client.chat.completions.create(
         model="llama3.2", messages=[{"role": "user", "content": "hi"}], max_tokens=5
     )

@@ -4,12 +4,16 @@ with only Host rewritten and X-Forwarded-For added."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
+import aiohttp
 import pytest
 
-from tests.proxy.conftest import Stack
+from ollama_proxy.app import create_app
+from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
+from tests.proxy.conftest import Stack, proxy_settings
 from tests.proxy.tap import (
     Exchange,
     http_request,
@@ -17,6 +21,7 @@ from tests.proxy.tap import (
     parse_responses,
     raw_request,
 )
+from tests.servers import start_app
 
 # Headers that a proxy legitimately sets per hop (framing, date of its own answer, its server).
 PER_HOP = {b"date", b"server", b"connection", b"keep-alive", b"transfer-encoding"}
@@ -156,13 +161,25 @@ async def test_bytes_through_proxy_equal_upstream_bytes(
     assert b"accept-encoding" not in sent, "no Accept-Encoding invented for the upstream"
 
 
-async def test_streamed_chunks_are_not_merged_into_one_body(stack: Stack) -> None:
-    body = json.dumps({"model": "llama3.2", "prompt": "x", "options": {"num_predict": 50}}).encode()
-    raw = await raw_request(
-        "127.0.0.1", stack.proxy_port, http_request("POST", "/api/generate", body)
+async def test_stream_is_relayed_as_it_is_generated_not_buffered() -> None:
+    # A buffering proxy would deliver all lines at once, after the last token.
+    sim_runner, sim_url = await start_app(
+        create_simulator_app(SimulatorConfig(tokens_per_s=200, ttft_s=0, load_s=0))
     )
-    [client] = parse_responses(raw, [b"POST"])
-    lines = client.body.split(b"\n")
-    assert lines[-1] == b"" and all(lines[:-1]), "NDJSON with no blank lines"
-    assert len(lines) - 1 == 51
-    assert len(client.chunks) > 1, "the stream arrived in several chunks, not one buffered body"
+    runner, url = await start_app(create_app(proxy_settings(sim_url), submit=lambda r: None))
+    try:
+        arrivals: list[float] = []
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as session:
+            payload = {"model": "llama3.2", "prompt": "x", "options": {"num_predict": 40}}
+            async with session.post(f"{url}/api/generate", json=payload) as response:
+                async for line in response.content:
+                    arrivals.append(loop.time())
+                    assert line.endswith(b"\n") and line.strip(), "no blank lines"
+        assert len(arrivals) == 41
+        span = arrivals[-1] - arrivals[0]
+        assert span > 0.1, "lines arrived spread over the generation time"
+        assert arrivals[20] - arrivals[0] > span / 4
+    finally:
+        await runner.cleanup()
+        await sim_runner.cleanup()
