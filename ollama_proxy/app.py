@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -11,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from ollama_proxy import appkeys
+from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
@@ -67,6 +70,39 @@ def _recorder_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
     return ctx
 
 
+def _telemetry_ctx(
+    settings: Settings, telemetry: Any
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.telemetry import metrics_json_dumper
+
+        dumper = None
+        if settings.metrics_json_file:
+            dumper = asyncio.create_task(
+                metrics_json_dumper(
+                    telemetry, settings.metrics_json_file, settings.metrics_export_interval
+                )
+            )
+        yield
+        if dumper is not None:
+            dumper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dumper
+        await telemetry.shutdown()  # flushes the exporters
+
+    return ctx
+
+
+def _build_telemetry(settings: Settings, observer: Observer | None) -> Any:
+    from ollama_proxy.telemetry import Telemetry
+
+    if isinstance(observer, Telemetry):
+        return observer
+    if observer is None and settings.enable_instrumentation and not settings.otel_sdk_disabled:
+        return Telemetry.from_settings(settings)
+    return None
+
+
 def create_app(
     settings: Settings,
     *,
@@ -87,6 +123,19 @@ def create_app(
 
     if submit is None and with_stores and settings.enable_instrumentation:
         app.cleanup_ctx.append(_recorder_ctx(settings))
+
+    add_api_routes(app)  # own routes first: the catch-all below takes everything else
+    telemetry = _build_telemetry(settings, observer)
+    app[appkeys.TELEMETRY] = telemetry
+    if telemetry is not None:
+        from ollama_proxy.telemetry import add_telemetry_routes
+
+        add_telemetry_routes(app, telemetry)
+        app.cleanup_ctx.append(_telemetry_ctx(settings, telemetry))
+        observer = observer or telemetry
+
+    add_api_fallback(app)
+
     handler = ProxyHandler(settings, None, submit, observer, inflight)
     app[PROXY_HANDLER] = handler
     app.cleanup_ctx.insert(0, _session_ctx(settings))

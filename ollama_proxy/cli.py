@@ -107,6 +107,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_api(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from ollama_proxy.api import create_api_app
+
+    settings = _load_settings(args)
+    install_fast_loop()
+    print(f"ollama-proxy api: stats API and dashboard on http://{settings.listen}", file=sys.stderr)
+    web.run_app(
+        create_api_app(settings),
+        host=settings.listen_host,
+        port=settings.listen_port,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        print=None,
+    )
+
+
 def cmd_settings(args: argparse.Namespace) -> None:
     from ollama_proxy.settings_doc import settings_table
 
@@ -126,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the proxy")
     _serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="serve the stats API and dashboard over a store, no proxy")
+    _serve_arguments(api)
+    api.set_defaults(func=cmd_api)
 
     _add_optional_commands(sub)
 
