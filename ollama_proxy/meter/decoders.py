@@ -176,7 +176,8 @@ class SSEEvent:
 class SSEDecoder:
     """Server-sent events (`event:`/`data:` lines, a blank line ends an event); CRLF tolerated.
 
-    Comments (`:`), `id:` and `retry:` lines are ignored: nothing Ollama sends uses them.
+    Comments (`:`), `id:` and `retry:` lines are ignored, and a lone CR does not end a line:
+    nothing Ollama (or the SDK servers it mimics) sends uses them.
 
     >>> SSEDecoder().feed(b"event: ping\\r\\ndata: {}\\r\\n\\r\\ndata: [DONE]\\n\\n")
     [SSEEvent(event='ping', data=b'{}'), SSEEvent(event='', data=b'[DONE]')]
