@@ -105,10 +105,9 @@ def logs_sql(
     params = ch_params()
     where = where_clause(filters, params)
     if after is not None:
-        ts = params.add(str(after.timestamp), "raw")
+        ts = params.add(after.timestamp, "time")
         rid = params.add(after.request_id)
-        ts_expr = f"toDateTime64({ts}, 6, 'UTC')"
-        keyset = f"(timestamp < {ts_expr} OR (timestamp = {ts_expr} AND request_id < {rid}))"
+        keyset = f"(timestamp < {ts} OR (timestamp = {ts} AND request_id < {rid}))"
         where = f"{where} AND {keyset}" if where else f"WHERE {keyset}"
     lim = params.add(int(limit), "int")
     off = params.add(int(offset), "int")

@@ -131,7 +131,9 @@ class StatsService:
             if len(rows) < CSV_CHUNK:
                 return
             last = rows[-1]
-            after = Cursor(shape.as_datetime(last["timestamp"]), str(last["request_id"]))  # type: ignore[arg-type]
+            stamp = shape.as_datetime(last["timestamp"])
+            assert stamp is not None  # the column is NOT NULL
+            after = Cursor(stamp, str(last["request_id"]))
 
     async def models(self, query: BreakdownQuery, loaded: set[str]) -> list[dict[str, Any]]:
         groups = ("model", "instance") if query.group_by_instance else ("model",)

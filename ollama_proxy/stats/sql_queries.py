@@ -147,7 +147,7 @@ def logs_sql(
     params = dialect.params()
     where = where_clause(filters, params)
     if after is not None:
-        ts = params.add(after.timestamp, "raw_time")
+        ts = params.add(after.timestamp, "time")
         rid = params.add(after.request_id)
         keyset = f"(timestamp < {ts} OR (timestamp = {ts} AND request_id < {rid}))"
         where = f"{where} AND {keyset}" if where else f"WHERE {keyset}"
