@@ -31,7 +31,7 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     res = data["results"]
     checks: list[tuple[str, str, bool | None]] = []
     c1 = res.get("chat_stream@c1")
-    if c1:
+    if c1 and "proxy_on" in c1:
         value = added(c1, "proxy_on", "ttfb_p50")
         checks.append(("added TTFB p50 at c=1 < 0.5 ms", f"{value:.3f} ms", value < 0.5))
         on, off = c1["proxy_on"]["cpu_us_per_chunk"], c1["proxy_off"]["cpu_us_per_chunk"]
@@ -44,7 +44,7 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 r = ratio(c1["proxy_on"][unit], nginx[unit])
                 checks.append((f"{unit} vs nginx ≤ 2.5x", f"{r:.2f}x", r <= 2.5))
     c16 = res.get("chat_stream@c16")
-    if c16 and "nginx" in c16:
+    if c16 and "nginx" in c16 and "proxy_on" in c16:
         ours, theirs = added(c16, "proxy_on", "ttfb_p50"), added(c16, "nginx", "ttfb_p50")
         r = ratio(ours, theirs) if theirs > 0 else float("nan")
         ok = ours <= 3 * max(theirs, 0.0) if theirs > 0 else None
@@ -56,7 +56,7 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             )
         )
     c128 = res.get("chat_stream@c128")
-    if c128:
+    if c128 and "proxy_on" in c128:
         rss = c128["proxy_on"]["rss_mb"]
         checks.append(("RSS at 128 streams < 120 MB", f"{rss:.0f} MB", rss < 120))
     return checks
