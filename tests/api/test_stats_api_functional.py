@@ -43,7 +43,7 @@ async def test_history_has_every_bucket_with_exact_values(api: Api) -> None:
     assert len(points) == 60
     starts = [datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")) for p in points]
     assert starts[-1] == api.anchor and all(
-        b - a == timedelta(minutes=1) for a, b in zip(starts, starts[1:])
+        b - a == timedelta(minutes=1) for a, b in zip(starts, starts[1:], strict=False)
     )
     by_bucket: dict[int, list[RequestRecord]] = defaultdict(list)
     for record in api.records:
