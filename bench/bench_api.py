@@ -1,0 +1,223 @@
+"""p50/p95 latency of every stats API endpoint over 1M (or 10M) records per store.
+
+    python -m bench.bench_api                                # 1M rows, sqlite, postgres, chdb
+    python -m bench.bench_api --rows 10000000 --stores chdb,postgres
+    python -m bench.bench_api --rows 200000 --repeat 5       # quick
+
+Records are generated inside each database (INSERT ... SELECT over a number series: the bench
+measures queries, not ingest), spread evenly over the last `--span-hours` hours (default 7
+days, so `time_range=24h` covers a seventh of them). Every request goes through HTTP (aiohttp
+test server) with `Cache-Control: no-cache`, so each one is a real store query. PostgreSQL gets
+a fresh database, dropped afterwards. Floors (issue 10): history?time_range=24h under 100 ms on
+chDB and under 500 ms on PostgreSQL at 10M records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient, TestServer
+
+from ollama_proxy.config import Settings
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from tests.api.conftest import build_app
+from tests.api.stores import create_pg_database, drop_pg_database, open_test_store
+
+ENDPOINTS = (
+    "/api/stats/current",
+    "/api/stats/history?time_range=1h",
+    "/api/stats/history?time_range=24h",
+    "/api/stats/history?time_range=7d",
+    "/api/stats/history?time_range=24h&group_by=instance",
+    "/api/stats/logs?limit=100",
+    "/api/stats/logs?limit=100&offset=10000&status=error",
+    "/api/stats/logs/{id}",
+    "/api/models?time_range=24h",
+    "/api/stats/clients?time_range=24h",
+    "/api/stats/instances?time_range=24h",
+    "/api/health",
+)
+FLOORS_MS = {("chdb", "/api/stats/history?time_range=24h"): 100.0}
+FLOORS_MS[("postgres", "/api/stats/history?time_range=24h")] = 500.0
+
+# Deterministic pseudo-random columns from the row number `i` (same in every dialect).
+EXPRESSIONS = {
+    "request_id": "{concat}",
+    "instance": "CASE WHEN i % 2 = 0 THEN 'box-1' ELSE 'box-2' END",
+    "method": "'POST'",
+    "endpoint": "'/api/chat'",
+    "operation": "'chat'",
+    "api_flavor": "'native'",
+    "model": "CASE i % 4 WHEN 0 THEN 'llama3.2:3b' WHEN 1 THEN 'qwen2.5:7b' "
+    "WHEN 2 THEN 'mistral:7b' ELSE 'phi4:14b' END",
+    "client": "CASE i % 5 WHEN 0 THEN '10.0.0.1' WHEN 1 THEN '10.0.0.2' WHEN 2 THEN '10.0.0.3' "
+    "WHEN 3 THEN '10.0.0.4' ELSE '10.0.0.5' END",
+    "http_status": "CASE WHEN i % 17 = 0 THEN 500 ELSE 200 END",
+    "status": "CASE WHEN i % 17 = 0 THEN 'error' WHEN i % 53 = 0 THEN 'cancelled' "
+    "ELSE 'success' END",
+    "prompt_tokens": "i % 400",
+    "completion_tokens": "(i * 31) % 300",
+    "latency_ms": "((i * 7919) % 100000) / 10.0",
+    "ttft_ms": "CASE WHEN i % 5 = 0 THEN NULL ELSE ((i * 104729) % 5000) / 10.0 END",
+    "eval_duration_ms": "((i * 13) % 3000) + 100.0",
+    "load_duration_ms": "CASE WHEN i % 97 = 0 THEN 1500.0 ELSE 3.0 END",
+}
+
+
+def _default(name: str, dialect: str) -> str:
+    sample = getattr(RequestRecord(), name)
+    if isinstance(sample, bool):
+        return "false" if dialect != "sqlite" else "0"
+    if isinstance(sample, int):
+        return "0"
+    if sample is None:
+        return "NULL"
+    return "''"
+
+
+def insert_sql(dialect: str, rows: int, start_s: float, span_s: float) -> str:
+    step = span_s / rows
+    concat = {"sqlite": "'r' || i", "postgres": "'r' || i", "chdb": "concat('r', toString(i))"}
+    timestamp = {
+        "sqlite": f"strftime('%Y-%m-%d %H:%M:%f', {start_s} + i * {step}, 'unixepoch') || '000'",
+        "postgres": f"to_timestamp({start_s} + i * {step})",
+        "chdb": f"toDateTime64({start_s} + i * {step}, 6, 'UTC')",
+    }[dialect]
+    exprs = []
+    for name in REQUEST_FIELDS:
+        if name == "timestamp":
+            exprs.append(timestamp)
+        elif name in EXPRESSIONS:
+            exprs.append(EXPRESSIONS[name].format(concat=concat[dialect]))
+        else:
+            exprs.append(_default(name, dialect))
+    columns, select = ", ".join(REQUEST_FIELDS), ", ".join(exprs)
+    if dialect == "sqlite":
+        return (
+            f"INSERT INTO request_logs ({columns}) WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL "
+            f"SELECT i + 1 FROM n WHERE i < {rows - 1}) SELECT {select} FROM n"
+        )
+    if dialect == "postgres":
+        return (
+            f"INSERT INTO request_logs ({columns}) SELECT {select} "
+            f"FROM generate_series(0::bigint, {rows - 1}) AS i"
+        )
+    return (
+        f"INSERT INTO request_logs ({columns}) SELECT {select} "
+        f"FROM (SELECT number AS i FROM numbers({rows}))"
+    )
+
+
+async def populate(store: Any, kind: str, rows: int, span_hours: float) -> float:
+    started = time.perf_counter()
+    end = time.time()
+    span_s = span_hours * 3600
+    sql = insert_sql(kind, rows, end - span_s, span_s)
+    if kind == "chdb":
+        store.session.query(sql) if hasattr(store, "session") else await store.fetch(sql)
+    else:
+        async with store.engine.begin() as conn:
+            await conn.execute(sa.text(sql))
+            # The stand-in store has no indexes; the real schema brings its own.
+            if not hasattr(store, "write_batch"):
+                await conn.execute(
+                    sa.text("CREATE INDEX IF NOT EXISTS bench_ts ON request_logs (timestamp)")
+                )
+            await conn.execute(sa.text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+async def time_endpoints(client: TestClient[Any, Any], repeat: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for endpoint in ENDPOINTS:
+        url = endpoint.replace("{id}", "r12345")
+        timings = []
+        for i in range(repeat + 1):
+            started = time.perf_counter()
+            response = await client.get(url, headers={"Cache-Control": "no-cache"})
+            await response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            assert response.status < 500, (url, response.status)
+            if i:  # the first request warms caches and connections
+                timings.append(elapsed)
+        timings.sort()
+        results[endpoint] = {
+            "p50_ms": round(statistics.median(timings), 2),
+            "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 2),
+            "status": response.status,
+        }
+    return results
+
+
+async def bench_store(kind: str, rows: int, span_hours: float, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        pg_name = None
+        if kind == "postgres":
+            pg_name = await create_pg_database()
+            url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+        else:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}" if kind == "sqlite" else f"chdb://{tmp}/ch"
+        store = await open_test_store(url)
+        try:
+            load_s = await populate(store, kind, rows, span_hours)
+            app = build_app(Settings(instance_name="bench"), store)
+            async with TestClient(TestServer(app)) as client:
+                endpoints = await time_endpoints(client, repeat)
+        finally:
+            await store.close()
+            if pg_name:
+                await drop_pg_database(pg_name)
+    return {"rows": rows, "load_s": round(load_s, 1), "endpoints": endpoints}
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = ["| store | endpoint | p50 ms | p95 ms | floor |", "|---|---|---|---|---|"]
+    for kind, result in results.items():
+        for endpoint, timing in result["endpoints"].items():
+            floor = FLOORS_MS.get((kind, endpoint))
+            verdict = (
+                ""
+                if floor is None
+                else f"< {floor:g}: {'ok' if timing['p50_ms'] < floor else 'MISSED'}"
+            )
+            lines.append(
+                f"| {kind} ({result['rows']:,}) | `{endpoint}` | {timing['p50_ms']} | {timing['p95_ms']} | {verdict} |"
+            )
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> None:
+    results = {}
+    for kind in args.stores.split(","):
+        results[kind] = await bench_store(kind, args.rows, args.span_hours, args.repeat)
+        print(f"{kind}: loaded {args.rows:,} rows in {results[kind]['load_s']} s", flush=True)
+    out = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "span_hours": args.span_hours,
+        "results": results,
+    }
+    print(json.dumps(out, indent=1))
+    print(report(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n\n" + report(results) + "\n")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", default="sqlite,postgres,chdb")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--span-hours", type=float, default=168.0)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--out", default="")
+    asyncio.run(main(parser.parse_args()))
