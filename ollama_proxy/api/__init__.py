@@ -84,7 +84,7 @@ def add_api_fallback(app: web.Application) -> None:
 
 def _stores_ctx(settings: Settings) -> object:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from ollama_proxy.store import open_stores
+        from ollama_proxy.store import open_stores  # type: ignore[attr-defined,unused-ignore]
 
         stores = await open_stores(settings)
         app[appkeys.STORES] = stores
@@ -103,7 +103,7 @@ def create_api_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_stores_ctx(settings))  # type: ignore[arg-type]
     add_api_routes(app)
     try:
-        from ollama_proxy.dashboard import add_dashboard_routes  # type: ignore[attr-defined]
+        from ollama_proxy.dashboard import add_dashboard_routes
     except ImportError:
         pass
     else:

@@ -63,9 +63,11 @@ async def store_health(app: web.Application) -> list[dict[str, Any]]:
     report = getattr(recorder, "health", None) if recorder is not None else None
     if report is not None:
         result = await _maybe_await(report())
-        items = result.get("stores", []) if isinstance(result, dict) else result
+        raw: Any = result["stores"] if isinstance(result, dict) else result
+        items: list[Any] = list(raw or [])
         return [_store_entry(item) for item in items]
-    return [await _ping_store(store) for store in app.get(appkeys.STORES) or []]
+    stores: list[Any] = list(app.get(appkeys.STORES) or [])
+    return [await _ping_store(store) for store in stores]
 
 
 def health_status(

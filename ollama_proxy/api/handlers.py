@@ -11,7 +11,7 @@ import io
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -37,7 +37,7 @@ class ApiState:
         self._store: Any = None
 
     def service(self, app: web.Application) -> StatsService:
-        stores = app.get(appkeys.STORES)
+        stores = cast(list[Any], app.get(appkeys.STORES) or [])
         if not stores:
             raise ApiError(503, "no store is configured or open yet", None)
         if self._service is None or self._store is not stores[0]:
@@ -70,7 +70,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def json_response(body: bytes, status: int = 200, **headers: str) -> web.Response:
+def json_response(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
@@ -84,10 +86,10 @@ async def cached(request: web.Request, compute: Callable[[], Awaitable[bytes]]) 
     """Answer from the short query cache; `Cache-Control: no-cache` asks for a fresh one."""
     ttl = request.app[appkeys.SETTINGS].dashboard_refresh_s
     if "no-cache" in request.headers.get("Cache-Control", ""):
-        return json_response(await compute(), **{"X-Cache": "bypass"})
+        return json_response(await compute(), headers={"X-Cache": "bypass"})
     key = cache_key(request.path, list(request.query.items()))
     body, hit = await _state(request).cache.get_or_compute(key, ttl, compute)
-    return json_response(body, **{"X-Cache": "hit" if hit else "miss"})
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 def _uptime_s(app: web.Application) -> float:

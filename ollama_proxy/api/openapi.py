@@ -120,7 +120,7 @@ def _paths() -> dict[str, Any]:
 
 
 def _admin_paths() -> dict[str, Any]:
-    security = [{"bearer": []}, {"cookie": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
     unauthorized = error("ADMIN_TOKEN is set and the request has no valid token.")
     body_error = error("Invalid body: `field` names the setting.")
     return {

@@ -122,10 +122,12 @@ def fill_series(query: HistoryQuery, rows: Iterable[dict[str, Any]]) -> list[dic
         if instance is not None:
             instances.add(instance)
         by_key[(instance, int(row["bucket"]))] = row
-    groups: list[str | None] = sorted(instances) if query.group_by_instance else [None]
+    groups: list[str | None] = [None]
+    if query.group_by_instance:
+        groups = list(sorted(instances))
     points = []
     for instance in groups:
         for start in query.bucket_starts:
-            row = by_key.get((instance, int(start.timestamp())))
-            points.append(make_point(start, row, query, instance))
+            found = by_key.get((instance, int(start.timestamp())))
+            points.append(make_point(start, found, query, instance))
     return points

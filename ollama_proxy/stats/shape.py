@@ -177,7 +177,8 @@ def model_rows(
     out = []
     for row in rows:
         loads = _int(row.get("load_count"))
-        item = {"model_name": str(row["model"]), "instance": _instance(row, grouped)}
+        item: dict[str, Any] = {"model_name": str(row["model"])}
+        item["instance"] = _instance(row, grouped)
         item.update(_common(row))
         item.update(
             p50_latency=round_ms(row.get("lat_p50")),
@@ -196,7 +197,8 @@ def model_rows(
 def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        item = {"client": str(row["client"]), "instance": _instance(row, grouped)}
+        item: dict[str, Any] = {"client": str(row["client"])}
+        item["instance"] = _instance(row, grouped)
         item.update(_common(row))
         models = row.get("models") or []
         if isinstance(models, str):  # SQLite group_concat
