@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -66,7 +66,7 @@ async def store_health(app: web.Application) -> list[dict[str, Any]]:
         raw: Any = result["stores"] if isinstance(result, dict) else result
         items: list[Any] = list(raw or [])
         return [_store_entry(item) for item in items]
-    stores: list[Any] = list(app.get(appkeys.STORES) or [])
+    stores = cast(list[Any], app.get(appkeys.STORES) or [])
     return [await _ping_store(store) for store in stores]
 
 

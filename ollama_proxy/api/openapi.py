@@ -73,7 +73,15 @@ def stats_get(
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": json_content(schema)},
-        "400": error("An invalid parameter: `field` names it, `error` the accepted values."),
+        "400": {
+            "description": "An invalid parameter: `field` names it, `error` the accepted "
+            "values. (A request line over 8 KB is refused by the HTTP server itself, in "
+            "plain text.)",
+            "content": {
+                **json_content(ref(schemas.ErrorBody)),
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
         "503": error("No store is open."),
     }
     op: dict[str, Any] = {"summary": summary, "parameters": parameters(params)}
