@@ -30,7 +30,8 @@ def native_error(status: int, message: str) -> web.Response:
 
 def empty(status: int = 200) -> web.Response:
     """gin's `c.Status(code)`: no body, no Content-Type."""
-    return web.Response(status=status)  # a zero length: aiohttp adds no Content-Type
+    # An explicit length keeps `Content-Length: 0` on HEAD too, as Go sends it.
+    return web.Response(status=status, headers={"Content-Length": "0"})
 
 
 def go_decode_error(raw: bytes) -> str:

@@ -76,6 +76,8 @@ async def call(
     if data is not None:
         kwargs["data"] = data
     async with session.request(method, url, **kwargs) as response:
+        if method == "HEAD":  # aiohttp's client can wait forever on a HEAD 200 body
+            return Reply(response.status, response.headers, b"", [])
         chunks: list[bytes] = []
         current = b""
         async for piece, end_of_chunk in response.content.iter_chunks():

@@ -35,8 +35,15 @@ def test_dumps_keeps_struct_order_unless_sorting_like_a_go_map() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1.0, b"1"), (0.7, b"0.7"), (1e-7, b"1e-7"), (1e16, b"10000000000000000"),
-     (1.5e21, b"1.5e+21"), (-2.5, b"-2.5"), (0.000001, b"0.000001")],
+    [
+        (1.0, b"1"),
+        (0.7, b"0.7"),
+        (1e-7, b"1e-7"),
+        (1e16, b"10000000000000000"),
+        (1.5e21, b"1.5e+21"),
+        (-2.5, b"-2.5"),
+        (0.000001, b"0.000001"),
+    ],
 )
 def test_floats_are_written_as_go_writes_float64(value: float, expected: bytes) -> None:
     assert gojson.go_float64(value) == expected
@@ -71,8 +78,17 @@ def test_rfc3339nano_local_time_has_an_offset(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("5m", 300.0), ("1h30m", 5400.0), ("300ms", 0.3), ("0", 0.0), (10, 10.0), (0, 0.0),
-     (-1, FOREVER), ("-1m", FOREVER), (2.5, 2.5)],
+    [
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("300ms", 0.3),
+        ("0", 0.0),
+        (10, 10.0),
+        (0, 0.0),
+        (-1, FOREVER),
+        ("-1m", FOREVER),
+        (2.5, 2.5),
+    ],
 )
 def test_keep_alive_accepts_what_ollama_accepts(value: object, seconds: float) -> None:
     assert parse_keep_alive(value) == pytest.approx(seconds)
@@ -91,10 +107,15 @@ def test_go_duration_error_names_the_missing_unit() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("127.0.0.1:11434", ("127.0.0.1", 11434)), ("0.0.0.0", ("0.0.0.0", 11434)),
-     (":8080", ("127.0.0.1", 8080)), ("http://example:9", ("example", 9)),
-     ("http://example", ("example", 80)), ("https://example", ("example", 443)),
-     ("[::1]:7", ("::1", 7))],
+    [
+        ("127.0.0.1:11434", ("127.0.0.1", 11434)),
+        ("0.0.0.0", ("0.0.0.0", 11434)),
+        (":8080", ("127.0.0.1", 8080)),
+        ("http://example:9", ("example", 9)),
+        ("http://example", ("example", 80)),
+        ("https://example", ("example", 443)),
+        ("[::1]:7", ("::1", 7)),
+    ],
 )
 def test_listen_addresses_parse_like_ollama_host(value: str, expected: tuple[str, int]) -> None:
     assert parse_listen(value) == expected

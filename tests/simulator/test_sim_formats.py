@@ -38,8 +38,15 @@ def metrics(created: str, reason: str = "stop", **values: int) -> Metrics:
 
 
 def test_f2_non_streaming_generate_with_usage() -> None:
-    m = metrics("2025-10-17T23:14:07.414671Z", total=174560334, load=101397084, prompt=11,
-                prompt_ns=13074791, eval=18, eval_ns=52479709)
+    m = metrics(
+        "2025-10-17T23:14:07.414671Z",
+        total=174560334,
+        load=101397084,
+        prompt=11,
+        prompt_ns=13074791,
+        eval=18,
+        eval_ns=52479709,
+    )
     body = native.NativeGenerate("gemma4", None, cached=True).body(
         "Hello! How can I help you today?", m
     )
@@ -52,8 +59,15 @@ def test_f2_non_streaming_generate_with_usage() -> None:
 
 
 def test_f4_chat_final_chunk_as_current_servers_send_it() -> None:
-    m = metrics("2023-08-04T19:22:45.499127Z", total=4883583458, load=1334875, prompt=26,
-                prompt_ns=342546000, eval=282, eval_ns=4535599000)
+    m = metrics(
+        "2023-08-04T19:22:45.499127Z",
+        total=4883583458,
+        load=1334875,
+        prompt=26,
+        prompt_ns=342546000,
+        eval=282,
+        eval_ns=4535599000,
+    )
     [line] = native.NativeChat("llama3.2", cached=True).final("ignored text", m)
     # F4 plus the "done_reason":"stop" current servers emit (the note under F4).
     assert line == (
@@ -65,8 +79,15 @@ def test_f4_chat_final_chunk_as_current_servers_send_it() -> None:
 
 
 def test_f6_generate_final_chunk_carries_context_after_done_reason() -> None:
-    m = metrics("2023-08-04T19:22:45.499127Z", total=10706818083, load=6338219291, prompt=26,
-                prompt_ns=130079000, eval=259, eval_ns=4232710000)
+    m = metrics(
+        "2023-08-04T19:22:45.499127Z",
+        total=10706818083,
+        load=6338219291,
+        prompt=26,
+        prompt_ns=130079000,
+        eval=259,
+        eval_ns=4232710000,
+    )
     [line] = native.NativeGenerate("llama3.2", [1, 2, 3], cached=True).final("", m)
     assert line == (
         b'{"model":"llama3.2","created_at":"2023-08-04T19:22:45.499127Z","response":"",'
@@ -96,7 +117,7 @@ def test_f1_f3_stream_chunks_and_mid_stream_error_line() -> None:
 
 
 def test_stream_chunks_escape_html_like_go() -> None:
-    [chunk] = native.NativeChat("m", cached=True).frames(0, " <b> & \"q\"")
+    [chunk] = native.NativeChat("m", cached=True).frames(0, ' <b> & "q"')
     assert b'"content":" \\u003cb\\u003e \\u0026 \\"q\\""' in chunk
 
 
@@ -104,18 +125,29 @@ def test_f7_load_and_unload_replies_in_struct_order() -> None:
     # F7 shows done_reason before done; Go writes struct order: done, then done_reason.
     load = native.load_reply("llama3.2", "load", chat=True)
     assert load.startswith(b'{"model":"llama3.2","created_at":"')
-    assert load.endswith(b'","message":{"role":"assistant","content":""},"done":true,'
-                         b'"done_reason":"load"}')
+    assert load.endswith(
+        b'","message":{"role":"assistant","content":""},"done":true,"done_reason":"load"}'
+    )
     unload = native.load_reply("llama3.2", "unload", chat=False)
     assert unload.endswith(b'","response":"","done":true,"done_reason":"unload"}')
 
 
 def test_f8_ps_entry() -> None:
-    spec = ModelSpec("gemma4", size=6591830464, size_vram=5333539264, family="gemma4",
-                     parameter_size="8.0B", digest_hex="c6eb396dbd5992bbe3f5cdb947e8bbc0ee413d"
-                     "7c17e2beaae69f5d569cf982eb")
-    residency = Residency(spec, semaphore=None, keep_alive_s=300,  # type: ignore[arg-type]
-                          loaded_at_ns=0, expires_at_ns=_ns("2025-10-17T23:47:07.93355Z"))
+    spec = ModelSpec(
+        "gemma4",
+        size=6591830464,
+        size_vram=5333539264,
+        family="gemma4",
+        parameter_size="8.0B",
+        digest_hex="c6eb396dbd5992bbe3f5cdb947e8bbc0ee413d7c17e2beaae69f5d569cf982eb",
+    )
+    residency = Residency(
+        spec,
+        semaphore=None,
+        keep_alive_s=300,  # type: ignore[arg-type]
+        loaded_at_ns=0,
+        expires_at_ns=_ns("2025-10-17T23:47:07.93355Z"),
+    )
     body = native.ps_body([residency])
     expires = gojson.rfc3339nano(residency.expires_at_ns, utc=False).encode()
     assert body == (
@@ -129,12 +161,15 @@ def test_f8_ps_entry() -> None:
 
 
 def test_f9_tags_entry() -> None:
-    spec = ModelSpec("llama3.2:latest", digest_hex="a80c4f17acd55265feec403c7aef86be0c25983ab"
-                     "279d83f3bcd3abbcb5b8b72")
+    spec = ModelSpec(
+        "llama3.2:latest",
+        digest_hex="a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+    )
     modified = gojson.rfc3339nano(spec.modified_at_ns, utc=False).encode()
     assert native.tags_body([spec]) == (
         b'{"models":[{"name":"llama3.2:latest","model":"llama3.2:latest","modified_at":"'
-        + modified + b'","size":2019393189,"digest":"a80c4f17acd55265feec403c7aef86be0c25983ab27'
+        + modified
+        + b'","size":2019393189,"digest":"a80c4f17acd55265feec403c7aef86be0c25983ab27'
         b'9d83f3bcd3abbcb5b8b72","details":{"parent_model":"","format":"gguf","family":"llama",'
         b'"families":["llama"],"parameter_size":"3.2B","quantization_level":"Q4_K_M"}}]}'
     )
@@ -148,14 +183,19 @@ def test_f10_pull_progress_lines() -> None:
     )
     lines = native.pull_lines(ModelSpec("x"))
     assert lines[0] == b'{"status":"pulling manifest"}\n'
-    assert lines[-3:] == [b'{"status":"verifying sha256 digest"}\n',
-                          b'{"status":"writing manifest"}\n', b'{"status":"success"}\n']
+    assert lines[-3:] == [
+        b'{"status":"verifying sha256 digest"}\n',
+        b'{"status":"writing manifest"}\n',
+        b'{"status":"success"}\n',
+    ]
     assert b'"completed"' not in lines[1], "completed is omitted while it is 0"
 
 
 def test_f11_embed_body() -> None:
-    values = [struct.unpack("<f", struct.pack("<f", v))[0]
-              for v in (0.010071029, -0.0017594862, 0.05007221)]
+    values = [
+        struct.unpack("<f", struct.pack("<f", v))[0]
+        for v in (0.010071029, -0.0017594862, 0.05007221)
+    ]
     vector = b"[" + b",".join(gojson.go_float32(v) for v in values) + b"]"
     m = metrics("2025-10-26T17:21:21Z", "", total=14143917, load=1019500, prompt=8)
     assert native.embed_body("all-minilm", [vector], m) == (
@@ -218,15 +258,19 @@ def test_f7b_chat_completion_non_streaming_ends_with_newline() -> None:
 
 def test_completions_quirk_zero_usage_on_every_chunk_then_real_usage() -> None:
     flavor = openai.Completions("llama3.2", include_usage=True)
-    frames = flavor.frames(0, "Hi") + flavor.final("Hi", metrics("2025-10-09T08:53:20Z", "stop",
-                                                                  prompt=5, eval=1))
+    frames = flavor.frames(0, "Hi") + flavor.final(
+        "Hi", metrics("2025-10-09T08:53:20Z", "stop", prompt=5, eval=1)
+    )
     zero = b'"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}\n\n'
     assert frames[0].endswith(zero) and frames[1].endswith(zero)
-    assert b'"choices":[{"text":"Hi","index":0,"finish_reason":null}],"model":"llama3.2",' \
-           b'"system_fingerprint":"fp_ollama","usage"' in frames[0]
+    assert (
+        b'"choices":[{"text":"Hi","index":0,"finish_reason":null}],"model":"llama3.2",'
+        b'"system_fingerprint":"fp_ollama","usage"' in frames[0]
+    )
     assert b'"choices":[],' in frames[2]
-    assert frames[2].endswith(b'"usage":{"prompt_tokens":5,"completion_tokens":1,'
-                              b'"total_tokens":6}}\n\n')
+    assert frames[2].endswith(
+        b'"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n'
+    )
     assert frames[3] == b"data: [DONE]\n\n"
 
 
@@ -248,19 +292,26 @@ def test_responses_events_are_sorted_maps_with_sequence_numbers() -> None:
     flavor = responses.Responses("llama3.2", {"input": "hi"})
     first = flavor.frames(0, "Hi")
     names = [f.split(b"\n", 1)[0] for f in first]
-    assert names == [b"event: response.created", b"event: response.in_progress",
-                     b"event: response.output_item.added", b"event: response.content_part.added",
-                     b"event: response.output_text.delta"]
+    assert names == [
+        b"event: response.created",
+        b"event: response.in_progress",
+        b"event: response.output_item.added",
+        b"event: response.content_part.added",
+        b"event: response.output_text.delta",
+    ]
     assert first[4] == (
         b'event: response.output_text.delta\ndata: {"content_index":0,"delta":"Hi","item_id":"'
-        + flavor.item_id.encode() + b'","logprobs":[],"output_index":0,"sequence_number":4,'
+        + flavor.item_id.encode()
+        + b'","logprobs":[],"output_index":0,"sequence_number":4,'
         b'"type":"response.output_text.delta"}\n\n'
     )
     final = flavor.final("Hi", metrics("2025-10-09T08:53:20Z", prompt=7, eval=1))
-    assert final[-1].startswith(b"event: response.completed\ndata: {\"response\":{")
-    assert (b'"usage":{"input_tokens":7,"input_tokens_details":{"cached_tokens":0},'
-            b'"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},'
-            b'"total_tokens":8}') in final[-1]
+    assert final[-1].startswith(b'event: response.completed\ndata: {"response":{')
+    assert (
+        b'"usage":{"input_tokens":7,"input_tokens_details":{"cached_tokens":0},'
+        b'"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},'
+        b'"total_tokens":8}'
+    ) in final[-1]
     assert final[-1].endswith(b'"sequence_number":8,"type":"response.completed"}\n\n')
 
 
@@ -269,11 +320,14 @@ def test_anthropic_stream_estimate_then_real_usage() -> None:
     first = flavor.frames(0, "Hi")
     assert first[0] == (
         b'event: message_start\ndata: {"type":"message_start","message":{"id":"'
-        + flavor.id.encode() + b'","type":"message","role":"assistant","model":"llama3.2",'
+        + flavor.id.encode()
+        + b'","type":"message","role":"assistant","model":"llama3.2",'
         b'"content":[],"usage":{"input_tokens":3,"output_tokens":0}}}\n\n'
     )
-    assert first[1] == (b'event: content_block_start\ndata: {"type":"content_block_start",'
-                        b'"index":0,"content_block":{"type":"text","text":""}}\n\n')
+    assert first[1] == (
+        b'event: content_block_start\ndata: {"type":"content_block_start",'
+        b'"index":0,"content_block":{"type":"text","text":""}}\n\n'
+    )
     final = flavor.final("Hi", metrics("2025-10-09T08:53:20Z", "length", prompt=26, eval=1))
     assert final == [
         b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
