@@ -50,6 +50,10 @@ class Job:
     stream: bool
 
 
+# Reply tokens remembered in the prompt cache (enough for any realistic follow-up prompt).
+_CACHE_REPLY_TOKENS = 4096
+
+
 class _Reset(Exception):
     """The fault plan reset the connection."""
 
@@ -129,9 +133,8 @@ async def _generate(
 ) -> web.StreamResponse:
     config = sim.config
     count, reason = plan_length(job.num_predict, config.default_tokens)
-    tokens = text.reply_tokens(job.seed, count)
-    if faults is not None and faults.huge_line_bytes:
-        tokens[0] = "x" * faults.huge_line_bytes
+    huge = faults.huge_line_bytes if faults is not None else 0
+    tokens = text.Reply(job.seed, count, "x" * huge if huge else None)
     cached = _prompt_cache(lease, job.prompt_ids, tokens)
 
     prefill_started = time.monotonic_ns()
@@ -201,11 +204,12 @@ async def embed_timing(
         sim.scheduler.release(lease)
 
 
-def _prompt_cache(lease: Lease, prompt_ids: list[int], tokens: list[str]) -> int:
+def _prompt_cache(lease: Lease, prompt_ids: list[int], tokens: text.Reply) -> int:
     """Tokens of this prompt already in the runner's cache (llama.cpp reuses the prefix)."""
     residency = lease.residency
     cached = min(text.common_prefix(residency.last_prompt, prompt_ids), len(prompt_ids) - 1)
-    residency.last_prompt = prompt_ids + [text.token_id(t) for t in tokens]
+    reply = (tokens[i] for i in range(min(len(tokens), _CACHE_REPLY_TOKENS)))
+    residency.last_prompt = prompt_ids + [text.token_id(t) for t in reply]
     return max(0, cached)
 
 
@@ -213,7 +217,7 @@ async def _stream(
     request: web.Request,
     sim: Simulator,
     flavor: Flavor,
-    tokens: list[str],
+    tokens: text.Reply,
     faults: Faults | None,
     metrics: Callable[[int, int], Metrics],
 ) -> web.StreamResponse:
@@ -238,12 +242,15 @@ async def _stream(
             sim.stats.record_done(failed=True)
             return response
         m = metrics(eval_started, sent)
-        for frame in flavor.final("".join(tokens), m):
+        for frame in flavor.final(tokens.text(sent), m):
             await response.write(frame)
         await response.write_eof()
-    except (asyncio.CancelledError, ConnectionResetError):
+    except asyncio.CancelledError:
         sim.stats.record_cancel(request.path, sent)
         raise
+    except ConnectionResetError:  # the client left; the server was not cancelling handlers
+        sim.stats.record_cancel(request.path, sent)
+        return response
     except _Reset:
         sim.stats.record_done(failed=True)
         return response
@@ -281,7 +288,7 @@ async def _single(
     sim: Simulator,
     flavor: Flavor,
     error: ErrorResponder,
-    tokens: list[str],
+    tokens: text.Reply,
     faults: Faults | None,
     metrics: Callable[[int, int], Metrics],
 ) -> web.StreamResponse:
@@ -305,6 +312,6 @@ async def _single(
     except asyncio.CancelledError:
         sim.stats.record_cancel(request.path, 0)
         raise
-    body = flavor.body("".join(tokens), metrics(eval_started, len(tokens)))
+    body = flavor.body(tokens.text(), metrics(eval_started, len(tokens)))
     sim.stats.record_done()
     return web.Response(body=body, headers={"Content-Type": flavor.body_content_type})

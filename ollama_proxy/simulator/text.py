@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 from ollama_proxy.simulator import gojson
@@ -123,11 +123,36 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+class Reply(Sequence[str]):
+    """`count` reply tokens from the vocabulary, starting at a place chosen by the prompt.
+
+    Lazy, so a client asking for num_predict=10**8 costs nothing up front.
+    """
+
+    def __init__(self, seed_text: str, count: int, first: str | None = None) -> None:
+        self._start = zlib.crc32(seed_text.encode()) % len(VOCABULARY)
+        self._count = count
+        self._first = first
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        if index == 0 and self._first is not None:
+            return self._first
+        return VOCABULARY[(self._start + index) % len(VOCABULARY)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(self._count))
+
+    def text(self, upto: int | None = None) -> str:
+        return "".join(self[i] for i in range(min(self._count, upto or self._count)))
+
+
 def reply_tokens(seed_text: str, count: int) -> list[str]:
-    """`count` reply tokens from the vocabulary, starting at a place chosen by the prompt."""
-    start = zlib.crc32(seed_text.encode()) % len(VOCABULARY)
-    size = len(VOCABULARY)
-    return [VOCABULARY[(start + i) % size] for i in range(count)]
+    return list(Reply(seed_text, count))
 
 
 @lru_cache(maxsize=1)
