@@ -24,13 +24,22 @@ def config_from_env(env: Mapping[str, str]) -> SimulatorConfig:
     config.load_s = float(env.get("FAKE_OLLAMA_LOAD_S", "0"))
     config.tokens_per_s = float(env.get("FAKE_OLLAMA_TOKENS_PER_S", "0"))
     config.ttft_s = float(env.get("FAKE_OLLAMA_TTFT_S", "0"))
-    if env.get("OLLAMA_KEEP_ALIVE"):
-        config.keep_alive = env["OLLAMA_KEEP_ALIVE"]
+    keep_alive = env.get("OLLAMA_KEEP_ALIVE", "")
+    if keep_alive:  # a duration string or integer seconds, as Ollama's envconfig reads it
+        config.keep_alive = float(keep_alive) if _is_number(keep_alive) else keep_alive
     if env.get("OLLAMA_NUM_PARALLEL"):
         config.num_parallel = max(1, int(env["OLLAMA_NUM_PARALLEL"]))
     if env.get("OLLAMA_MAX_QUEUE"):
         config.max_queue = int(env["OLLAMA_MAX_QUEUE"])
     return config
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
