@@ -1,0 +1,275 @@
+"""ClickHouse: a server over HTTP (aiochclient), or chDB embedded in the process. Same SQL.
+
+DDL from schemas/clickhouse.sql. Tables are ReplacingMergeTree keyed by the row's own id and
+inserts of identical retried blocks are deduplicated, so a replay lands each record once;
+queries read with FINAL. With CLICKHOUSE_CLUSTER the DDL runs ON CLUSTER, engines become
+Replicated and `*_all` Distributed tables are added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+import orjson
+import structlog
+
+from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.store.base import (
+    StoreState,
+    mask_password,
+    render_schema,
+    request_row,
+    split_statements,
+)
+
+log = structlog.get_logger("ollama_proxy.store")
+
+REPLICATED = re.compile(r"ENGINE = (ReplacingMergeTree|AggregatingMergeTree)\b")
+
+
+def clickhouse_ddl(retention_days: int, cluster: str = "") -> list[str]:
+    """The schema's statements, rendered for one server or for a cluster."""
+    on_cluster = f"ON CLUSTER {cluster}" if cluster else ""
+    sql = render_schema(
+        "clickhouse.sql", {"RETENTION_DAYS": str(retention_days), "ON_CLUSTER": on_cluster}
+    )
+    statements = split_statements(sql)
+    if not cluster:
+        return statements
+    replicated = [
+        REPLICATED.sub(
+            r"ENGINE = Replicated\1('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')",
+            s,
+        )
+        for s in statements
+    ]
+    distributed = [
+        f"CREATE TABLE IF NOT EXISTS {table}_all {on_cluster} AS {table} "
+        f"ENGINE = Distributed({cluster}, currentDatabase(), {table}, rand())"
+        for table in ("request_logs", "ollama_metrics", "request_rollup_1m")
+    ]
+    return replicated + distributed
+
+
+def ch_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def request_json(record: RequestRecord) -> bytes:
+    row = request_row(record)
+    row["timestamp"] = ch_time(record.timestamp)
+    return orjson.dumps(row)
+
+
+def metric_json(point: MetricPoint) -> bytes:
+    return orjson.dumps(
+        {
+            "point_id": point.point_id,
+            "timestamp": ch_time(point.timestamp),
+            "service_name": point.instance,
+            "metric_type": point.metric_type,
+            "metric_name": point.metric_name,
+            "metric_value": point.metric_value,
+            "metadata": orjson.dumps(point.metadata).decode(),
+        }
+    )
+
+
+class _Backend:
+    async def execute(self, sql: str, data: bytes | None = None) -> None:
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+# chDB keeps one engine per process: sessions are shared by path and used under a lock.
+_CHDB_LOCK = threading.Lock()
+_CHDB_SESSIONS: dict[str, Any] = {}
+
+
+class _ChdbBackend(_Backend):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _session(self) -> Any:
+        session = _CHDB_SESSIONS.get(self.path)
+        if session is None:
+            from chdb import session as chdb_session
+
+            session = chdb_session.Session(self.path)
+            _CHDB_SESSIONS[self.path] = session
+        return session
+
+    def _query(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> str:
+        with _CHDB_LOCK:
+            result = self._session().query(sql, fmt, params=dict(params or {}))
+        return str(result)
+
+    async def execute(self, sql: str, data: bytes | None = None) -> None:
+        text = sql if data is None else f"{sql}\n{data.decode()}"
+        await asyncio.to_thread(self._query, text, "CSV", None)
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = await asyncio.to_thread(self._query, sql, "JSONEachRow", params)
+        return [orjson.loads(line) for line in out.splitlines() if line.strip()]
+
+    async def close(self) -> None:
+        def _close() -> None:
+            with _CHDB_LOCK:
+                session = _CHDB_SESSIONS.pop(self.path, None)
+                if session is not None:
+                    session.close()
+
+        await asyncio.to_thread(_close)
+
+
+class _HttpBackend(_Backend):
+    """A ClickHouse server: aiochclient for statements, its HTTP interface for bound reads."""
+
+    def __init__(self, url: str, database: str, user: str, password: str) -> None:
+        from aiochclient import ChClient
+
+        self.url, self.database, self.user, self.password = url, database, user, password
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=5))
+        self.client = ChClient(
+            self.session, url=url, user=user or None, password=password or None, database=database
+        )
+
+    async def execute(self, sql: str, data: bytes | None = None) -> None:
+        if data is None:
+            await self.client.execute(sql)
+            return
+        params = {"database": self.database, "query": sql}
+        await self._post(params, data)
+
+    async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        query = {"database": self.database}
+        query.update({f"param_{k}": _param_text(v) for k, v in params.items()})
+        body = await self._post(query, f"{sql}\nFORMAT JSONEachRow".encode())
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+
+    async def _post(self, params: dict[str, str], data: bytes) -> bytes:
+        headers = {}
+        if self.user:
+            headers["X-ClickHouse-User"] = self.user
+        if self.password:
+            headers["X-ClickHouse-Key"] = self.password
+        async with self.session.post(self.url, params=params, data=data, headers=headers) as r:
+            body = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"ClickHouse answered {r.status}: {body[:300].decode()}")
+            return body
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def _param_text(value: Any) -> str:
+    """A query parameter in ClickHouse's escaped text form."""
+    if isinstance(value, datetime):
+        return ch_time(value)
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+class ClickHouseStore:
+    """ClickHouse over HTTP (`clickhouse://HOST:8123/DB`) or chDB (`chdb:///PATH`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str = "default",
+        password: str = "",
+        retention_days: int = 30,
+        cluster: str = "",
+    ) -> None:
+        self.url = mask_password(url)
+        self.state = StoreState()
+        self._retention_days = retention_days
+        self._cluster = cluster
+        parts = urlsplit(url)
+        if parts.scheme == "chdb":
+            self.kind = "chdb"
+            self._backend: _Backend = _ChdbBackend(unquote(parts.path) or ":memory:")
+        else:
+            self.kind = "clickhouse"
+            database = parts.path.strip("/") or "default"
+            scheme = "https" if parts.scheme.endswith("s") else "http"
+            http_url = f"{scheme}://{parts.hostname}:{parts.port or 8123}/"
+            self._backend = _HttpBackend(
+                http_url,
+                database,
+                unquote(parts.username or "") or user,
+                unquote(parts.password or "") or password,
+            )
+
+    async def open(self) -> None:
+        try:
+            await self._apply_schema()
+            self.state.ok()
+        except Exception as exc:  # down at start: serve anyway, the recorder retries
+            self.state.failed(exc)
+            log.warning("store_down_at_start", store=self.url, error=self.state.last_error)
+
+    async def _apply_schema(self) -> None:
+        for statement in clickhouse_ddl(self._retention_days, self._cluster):
+            await self._backend.execute(statement)
+        self.state.schema_applied = True
+
+    async def _write(self, table: str, lines: list[bytes]) -> None:
+        try:
+            if not self.state.schema_applied:
+                await self._apply_schema()
+            await self._backend.execute(
+                f"INSERT INTO {table} FORMAT JSONEachRow", b"\n".join(lines)
+            )
+        except Exception as exc:
+            self.state.failed(exc)
+            raise
+        self.state.ok()
+
+    async def write_requests(self, records: Sequence[RequestRecord]) -> None:
+        if records:
+            await self._write("request_logs", [request_json(r) for r in records])
+
+    async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
+        if points:
+            await self._write("ollama_metrics", [metric_json(p) for p in points])
+
+    async def fetch(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._backend.fetch(sql, params or {})
+
+    async def ping(self) -> bool:
+        try:
+            await self._backend.fetch("SELECT 1 AS ok", {})
+        except Exception as exc:
+            self.state.failed(exc)
+            return False
+        self.state.ok()
+        return True
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "kind": self.kind,
+            "healthy": self.state.up,
+            "error": None if self.state.up else self.state.last_error or None,
+            "last_success": self.state.last_success,
+        }
+
+    async def close(self) -> None:
+        await self._backend.close()

@@ -1,0 +1,91 @@
+"""Append-only journal of record batches on local disk, one directory per store.
+
+Every batch is written to a new segment file (JSON lines, fsynced) before any store sees it,
+and a segment is deleted only after its store has accepted it. A crash therefore loses at
+most what was still in memory (under a second), and a replay after a crash may repeat a
+batch, which the stores' idempotent inserts absorb.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from ollama_proxy.records import MetricPoint, RequestRecord
+
+_counter = itertools.count()
+
+
+def store_dir(root: str | Path, store_url: str) -> Path:
+    slug = hashlib.sha256(store_url.encode()).hexdigest()[:12]
+    return Path(root) / slug
+
+
+@dataclass
+class Batch:
+    requests: list[RequestRecord]
+    metrics: list[MetricPoint]
+
+    def __len__(self) -> int:
+        return len(self.requests) + len(self.metrics)
+
+
+def encode(batch: Batch) -> bytes:
+    lines = [orjson.dumps({"r": r.to_dict()}) for r in batch.requests]
+    lines += [orjson.dumps({"m": m.to_dict()}) for m in batch.metrics]
+    return b"\n".join(lines) + b"\n"
+
+
+def decode(data: bytes) -> Batch:
+    batch = Batch([], [])
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a torn last line from a crash mid-write: its batch was never acked
+        if "r" in item:
+            batch.requests.append(RequestRecord.from_dict(item["r"]))
+        elif "m" in item:
+            batch.metrics.append(MetricPoint.from_dict(item["m"]))
+    return batch
+
+
+class Journal:
+    """Segments of one store, replayed oldest first."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def append(self, batch: Batch) -> Path:
+        name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):08d}.ndjson"
+        path = self.directory / name
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(encode(batch))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.rename(path)  # a segment is either complete or absent
+        return path
+
+    def segments(self) -> list[Path]:
+        return sorted(self.directory.glob("*.ndjson"))
+
+    def read(self, segment: Path) -> Batch:
+        return decode(segment.read_bytes())
+
+    def remove(self, segments: Iterable[Path]) -> None:
+        for segment in segments:
+            segment.unlink(missing_ok=True)
+
+    def backlog(self) -> int:
+        return len(self.segments())

@@ -1,0 +1,147 @@
+"""SQLite and PostgreSQL/TimescaleDB through SQLAlchemy Core on async engines.
+
+One table set (store/tables.py), DDL from schemas/{sqlite,postgres}.sql applied at open.
+Inserts skip rows already present, so retries and journal replays land each record once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.store.base import (
+    StoreState,
+    mask_password,
+    render_schema,
+    request_row,
+    split_statements,
+)
+from ollama_proxy.store.tables import ollama_metrics, request_logs
+
+log = structlog.get_logger("ollama_proxy.store")
+
+
+def engine_url(url: str, password: str = "") -> str:
+    """`sqlite:///PATH` / `postgresql://...` -> the async driver's URL."""
+    if url.startswith("sqlite"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    parsed = make_url(url).set(drivername="postgresql+asyncpg")
+    if password and not parsed.password:
+        parsed = parsed.set(password=password)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it safe
+    cursor.close()
+
+
+class SqlStore:
+    """A SQLite or PostgreSQL store.
+
+    >>> SqlStore("sqlite:///./x.db").kind
+    'sqlite'
+    """
+
+    def __init__(self, url: str, *, password: str = "", retention_days: int = 30) -> None:
+        self.kind = "sqlite" if url.startswith("sqlite") else "postgres"
+        self.url = mask_password(url)
+        self._retention_days = retention_days
+        self.state = StoreState()
+        options: dict[str, Any] = {}
+        if self.kind == "postgres":
+            options = {"pool_size": 5, "max_overflow": 5, "pool_pre_ping": True}
+            options["connect_args"] = {"timeout": 5}
+        self.engine: AsyncEngine = create_async_engine(engine_url(url, password), **options)
+        if self.kind == "sqlite":
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._insert = sqlite.insert if self.kind == "sqlite" else postgresql.insert
+
+    async def open(self) -> None:
+        try:
+            await self._apply_schema()
+            self.state.ok()
+        except Exception as exc:  # down at start: serve anyway, the recorder retries
+            self.state.failed(exc)
+            log.warning("store_down_at_start", store=self.url, error=self.state.last_error)
+
+    async def _apply_schema(self) -> None:
+        name = "sqlite.sql" if self.kind == "sqlite" else "postgres.sql"
+        sql = render_schema(name, {"RETENTION_DAYS": str(self._retention_days)})
+        async with self.engine.begin() as conn:
+            for statement in split_statements(sql):
+                await conn.exec_driver_sql(statement)
+        self.state.schema_applied = True
+
+    async def _ready(self) -> None:
+        if not self.state.schema_applied:
+            await self._apply_schema()
+
+    async def write_requests(self, records: Sequence[RequestRecord]) -> None:
+        if records:
+            await self._write(request_logs, [request_row(r) for r in records])
+
+    async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
+        if points:
+            await self._write(ollama_metrics, [_metric_row(p) for p in points])
+
+    async def _write(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        try:
+            await self._ready()
+            statement = self._insert(table).on_conflict_do_nothing()
+            async with self.engine.begin() as conn:
+                await conn.execute(statement, rows)
+        except Exception as exc:
+            self.state.failed(exc)
+            raise
+        self.state.ok()
+
+    async def fetch(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(sa.text(sql), dict(params or {}))
+            return [dict(row) for row in result.mappings()]
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            self.state.failed(exc)
+            return False
+        self.state.ok()
+        return True
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "kind": self.kind,
+            "healthy": self.state.up,
+            "error": None if self.state.up else self.state.last_error or None,
+            "last_success": self.state.last_success,
+        }
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _metric_row(point: MetricPoint) -> dict[str, Any]:
+    return {
+        "point_id": point.point_id,
+        "timestamp": point.timestamp,
+        "service_name": point.instance,
+        "metric_type": point.metric_type,
+        "metric_name": point.metric_name,
+        "metric_value": point.metric_value,
+        "metadata": point.metadata,
+    }
