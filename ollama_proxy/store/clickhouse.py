@@ -253,6 +253,10 @@ class ClickHouseStore:
     ) -> list[dict[str, Any]]:
         return await self._backend.fetch(sql, params or {})
 
+    async def execute(self, sql: str) -> None:
+        """A statement without a result (DDL, TRUNCATE, OPTIMIZE)."""
+        await self._backend.execute(sql)
+
     async def ping(self) -> bool:
         try:
             await self._backend.fetch("SELECT 1 AS ok", {})

@@ -1,0 +1,155 @@
+"""The record pipeline: never blocks the request path, survives outages and crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from ollama_proxy.recorder import Recorder
+from ollama_proxy.store import open_store
+from tests.store.conftest import settings_for
+from tests.store.test_stores_functional import count, records
+
+
+class Forwarder:
+    """A TCP forwarder that can be cut and restored: a store going down and coming back."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._conns):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._conns.update({writer, up_writer})
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def test_postgres_outage_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, pg_database: str
+) -> None:
+    forwarder = Forwarder("127.0.0.1", 5432)
+    await forwarder.up()
+    settings = settings_for(tmp_path, metrics_export_interval=3600, batch_max_records=100)
+    store = open_store(f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}", settings)
+    await store.open()
+    async with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        await conn.exec_driver_sql("DELETE FROM request_logs")
+    recorder = Recorder([store], settings)
+    await recorder.start()
+    try:
+        batch = records(1000, seed=11)
+        for record in batch[:300]:
+            recorder.submit(record)
+        await recorder.flush()
+        assert await count(store) == 300
+
+        await forwarder.down()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for record in batch[300:]:
+            recorder.submit(record)  # the request path: must not block while the store is down
+        assert loop.time() - started < 0.5
+        await recorder.flush()
+        [health] = recorder.health()
+        assert not health["healthy"] and health["journal_segments"] >= 1
+
+        await forwarder.up()  # same port: the store comes back
+        await recorder.flush()
+        assert await count(store) == 1000
+        assert recorder.health()[0]["journal_segments"] == 0
+    finally:
+        await recorder.close()
+        await store.close()
+        await forwarder.down()
+
+
+async def test_a_crash_with_records_in_the_journal_replays_them_once(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, metrics_export_interval=3600)
+    url = f"sqlite:///{tmp_path}/crash.db"
+    first = Recorder([_DownStore(url)], settings)  # the store fails: records go to the journal
+    batch = records(250, seed=5)
+    for record in batch:
+        first.submit(record)
+    await first.flush()
+    # The process dies here: no close(), the journal is all that is left.
+
+    store = open_store(url, settings)
+    await store.open()
+    second = Recorder([store], settings)
+    await second.flush()
+    await second.flush()
+    assert await count(store) == 250
+    # A replay of a batch the store had already taken is absorbed too.
+    await store.write_requests(batch[:50])
+    assert await count(store) == 250
+    await second.close()
+    await store.close()
+
+
+async def test_full_queue_drops_the_oldest_and_counts(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, queue_max_records=10, metrics_export_interval=3600)
+    store = open_store(f"sqlite:///{tmp_path}/q.db", settings)
+    await store.open()
+    recorder = Recorder([store], settings)
+    batch = records(25)
+    for record in batch:
+        recorder.submit(record)
+    assert recorder.dropped == 15
+    await recorder.flush()
+    rows = await store.fetch("SELECT request_id FROM request_logs")
+    assert {r["request_id"] for r in rows} == {r.request_id for r in batch[-10:]}
+    await recorder.close()
+    await store.close()
+
+
+async def test_close_flushes_everything_queued(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, metrics_export_interval=3600)
+    store = open_store(f"sqlite:///{tmp_path}/c.db", settings)
+    await store.open()
+    recorder = Recorder([store], settings)
+    await recorder.start()
+    for record in records(40):
+        recorder.submit(record)
+    await recorder.close()
+    assert await count(store) == 40
+    await store.close()
+
+
+class _DownStore:
+    """A store whose server is unreachable."""
+
+    kind = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def write_requests(self, records: object) -> None:
+        raise ConnectionRefusedError("store down")
+
+    async def write_metrics(self, points: object) -> None:
+        raise ConnectionRefusedError("store down")
+
+    def health(self) -> dict[str, object]:
+        return {"url": self.url, "kind": self.kind, "healthy": False}
