@@ -47,14 +47,6 @@ ENDPOINTS = (
     "/api/stats/instances?time_range=24h",
     "/api/health",
 )
-# What the stats queries want from the schema: PostgreSQL answers a day of history from an
-# index-only scan when the time index carries the aggregated columns.
-STAND_IN_INDEX = {
-    "sqlite": "CREATE INDEX IF NOT EXISTS bench_ts ON request_logs (timestamp)",
-    "postgres": "CREATE INDEX IF NOT EXISTS bench_ts ON request_logs (timestamp) INCLUDE "
-    "(model, instance, status, latency_ms, ttft_ms, prompt_tokens, completion_tokens, "
-    "eval_duration_ms)",
-}
 FLOORS_MS = {("chdb", "/api/stats/history?time_range=24h"): 100.0}
 FLOORS_MS[("postgres", "/api/stats/history?time_range=24h")] = 500.0
 
@@ -132,13 +124,10 @@ async def populate(store: Any, kind: str, rows: int, span_hours: float) -> float
     span_s = span_hours * 3600
     sql = insert_sql(kind, rows, end - span_s, span_s)
     if kind == "chdb":
-        store.session.query(sql) if hasattr(store, "session") else await store.fetch(sql)
+        await store.fetch(sql, {})
     else:
         async with store.engine.begin() as conn:
             await conn.execute(sa.text(sql))
-            # The stand-in store has no indexes; the real schema brings its own.
-            if type(store).__name__.startswith("StandIn"):
-                await conn.execute(sa.text(STAND_IN_INDEX[kind]))
         if kind == "postgres":  # index-only scans need the visibility map: VACUUM
             async with store.engine.connect() as conn:
                 conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
