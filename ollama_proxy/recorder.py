@@ -18,6 +18,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -25,7 +26,7 @@ import structlog
 from ollama_proxy.config import Settings
 from ollama_proxy.records import MetricPoint, RequestRecord
 from ollama_proxy.store.base import Store
-from ollama_proxy.store.journal import Batch, Journal, store_dir
+from ollama_proxy.store.journal import Batch, Journal, encode, store_dir
 
 log = structlog.get_logger("ollama_proxy.store")
 
@@ -44,6 +45,7 @@ class _Lane:
     next_try: float = 0.0
     written: int = 0
     replayed: int = 0
+    pending: dict[Path, Batch] = field(default_factory=dict)  # segments still in memory
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def backoff(self) -> None:
@@ -131,8 +133,14 @@ class Recorder:
             if not self._requests and not self._metrics:
                 return
             batch = Batch(_drain(self._requests), _drain(self._metrics))
+            # Encoding is CPU work: done here, on the loop, in one go. Only the write and the
+            # fsync (which release the GIL) go to a thread, so the proxy's loop is not kept
+            # waiting on a CPU-bound thread for the GIL.
+            data = encode(batch)
             for lane in self._lanes:
-                await asyncio.to_thread(lane.journal.append, batch)
+                path = lane.journal.new_segment()
+                await asyncio.to_thread(lane.journal.append, batch, path, data)
+                lane.pending[path] = batch
 
     async def _push_all(self, *, force: bool) -> None:
         await asyncio.gather(*(self._push(lane, force) for lane in self._lanes))
@@ -142,7 +150,7 @@ class Recorder:
             return
         async with lane.lock:
             for segment in lane.journal.segments():
-                batch = await asyncio.to_thread(lane.journal.read, segment)
+                batch = lane.pending.get(segment) or lane.journal.read(segment)
                 try:
                     await self._write(lane.store, batch)
                 except Exception as exc:
@@ -159,6 +167,7 @@ class Recorder:
                     lane.replayed += len(batch)
                 lane.written += len(batch.requests)
                 lane.journal.remove([segment])
+                lane.pending.pop(segment, None)
             if lane.failures:
                 log.info("store_recovered", store=lane.store.url, replayed=lane.replayed)
             lane.failures = 0

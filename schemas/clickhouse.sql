@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS request_logs {{ ON_CLUSTER }}
     prompt_tokens Int64 CODEC(T64, ZSTD(1)),
     cached_tokens Int64 CODEC(T64, ZSTD(1)),
     completion_tokens Int64 CODEC(T64, ZSTD(1)),
-    tokens_generated Int64 CODEC(T64, ZSTD(1)),
+    tokens_generated Int64 DEFAULT completion_tokens CODEC(T64, ZSTD(1)),
     estimated Bool,
     chunks Int64 CODEC(T64, ZSTD(1)),
     latency_ms Float64 CODEC(Gorilla, ZSTD(1)),

@@ -38,8 +38,9 @@ class Batch:
 
 
 def encode(batch: Batch) -> bytes:
-    lines = [orjson.dumps({"r": r.to_dict()}) for r in batch.requests]
-    lines += [orjson.dumps({"m": m.to_dict()}) for m in batch.metrics]
+    """JSON lines; orjson serialises the dataclasses natively (about 2 us a record)."""
+    lines = [orjson.dumps({"r": r}) for r in batch.requests]
+    lines += [orjson.dumps({"m": m}) for m in batch.metrics]
     return b"\n".join(lines) + b"\n"
 
 
@@ -66,12 +67,16 @@ class Journal:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
 
-    def append(self, batch: Batch) -> Path:
+    def new_segment(self) -> Path:
         name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):08d}.ndjson"
-        path = self.directory / name
+        return self.directory / name
+
+    def append(self, batch: Batch, path: Path | None = None, data: bytes | None = None) -> Path:
+        """Write a segment (encode with `encode` first to keep the CPU work off threads)."""
+        path = path or self.new_segment()
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as handle:
-            handle.write(encode(batch))
+            handle.write(data if data is not None else encode(batch))
             handle.flush()
             os.fsync(handle.fileno())
         tmp.rename(path)  # a segment is either complete or absent
