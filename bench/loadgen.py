@@ -74,6 +74,8 @@ async def one_request(
             if first is None:
                 first = time.perf_counter()
             chunks += data.count(delimiter)  # streamed lines or SSE events, not TCP reads
+        if first is not None and chunks == 0:
+            chunks = 1  # a single JSON body (no trailing newline) is one chunk
         ok = response.status == 200
     end = time.perf_counter()
     return Sample(((first or end) - started) * 1e3, (end - started) * 1e3, chunks, ok)

@@ -300,10 +300,10 @@ def plan_for(quick: bool) -> list[tuple[str, int, int, int]]:
     """(workload, concurrency, requests per round, rounds)."""
     if quick:
         return [
-            ("chat_stream", 1, 60, 3),
+            ("chat_stream", 1, 300, 3),
             ("chat_stream", 16, 160, 3),
             ("chat_stream", 128, 256, 1),
-            ("generate", 1, 100, 3),
+            ("generate", 1, 400, 3),
             ("openai_stream", 16, 160, 2),
         ]
     return [
