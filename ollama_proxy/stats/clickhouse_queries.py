@@ -4,7 +4,8 @@ User values are ClickHouse query parameters (`{p0:String}`), substituted by the 
 text in the SQL. Percentiles are `quantileExactInclusive` (the `percentile_cont` definition, so
 ClickHouse, PostgreSQL and SQLite agree on the same records). The table is a
 ReplacingMergeTree keyed by request_id: `FINAL` makes a retried batch count once even before
-the background merge.
+the background merge; a day partition holds every copy of a record (the partition is a
+function of the sorting key), so FINAL need not merge across partitions (`FINAL_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ollama_proxy.stats.query import Filters
 from ollama_proxy.stats.service import Cursor
 
 TABLE = "request_logs"
+FINAL_SETTINGS = " SETTINGS do_not_merge_across_partitions_select_final = 1"
 # Aliases get a prefix: a ClickHouse alias equal to a column name (sum(x) AS x) replaces the
 # column everywhere in the query and breaks the other aggregates over it.
 PREFIX = "m_"
@@ -79,7 +81,7 @@ def aggregate_sql(agg: Aggregate) -> tuple[str, dict[str, Any]]:
         cols.append(f"{array} AS {alias}")
         cols += [f"{alias}[{i + 1}] AS {PREFIX}{name}" for i, (name, _) in enumerate(pcts)]
     group_by = f"GROUP BY {', '.join(f'g_{g}' for g in agg.groups)}" if agg.groups else ""
-    sql = f"SELECT {', '.join(cols)} FROM {TABLE} FINAL {where} {group_by}"
+    sql = f"SELECT {', '.join(cols)} FROM {TABLE} FINAL {where} {group_by}{FINAL_SETTINGS}"
     return sql, params.values
 
 
@@ -113,7 +115,7 @@ def logs_sql(
     off = params.add(int(offset), "int")
     sql = (
         f"SELECT {LOG_SELECT} FROM {TABLE} FINAL {where} "
-        f"ORDER BY timestamp DESC, request_id DESC LIMIT {lim} OFFSET {off}"
+        f"ORDER BY timestamp DESC, request_id DESC LIMIT {lim} OFFSET {off}{FINAL_SETTINGS}"
     )
     return sql, params.values
 
@@ -133,7 +135,7 @@ class ClickHouseStatsBackend:
         params = ch_params()
         where = where_clause(filters, params)
         rows = await self.store.fetch(
-            f"SELECT count() AS n FROM {TABLE} FINAL {where}", params.values
+            f"SELECT count() AS n FROM {TABLE} FINAL {where}{FINAL_SETTINGS}", params.values
         )
         return int(rows[0]["n"]) if rows else 0
 
@@ -147,5 +149,6 @@ class ClickHouseStatsBackend:
         params = ch_params()
         ph = params.add(request_id)
         sql = f"SELECT {LOG_SELECT} FROM {TABLE} FINAL WHERE request_id = {ph} LIMIT 1"
+        sql += FINAL_SETTINGS
         rows = await self.store.fetch(sql, params.values)
         return _log_row(rows[0]) if rows else None
