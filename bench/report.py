@@ -62,6 +62,30 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return checks
 
 
+def uvloop_section(data: dict[str, Any]) -> list[str]:
+    rows = []
+    for key, per_target in data["results"].items():
+        if "proxy_on" in per_target and "proxy_on_asyncio" in per_target:
+            fast, slow = per_target["proxy_on"], per_target["proxy_on_asyncio"]
+            rows.append(
+                f"| {key} | {_fmt(fast['cpu_us_per_request'], 0)} | "
+                f"{_fmt(slow['cpu_us_per_request'], 0)} | "
+                f"{_fmt(ratio(slow['cpu_us_per_request'], fast['cpu_us_per_request']))}x |"
+            )
+    if not rows:
+        return []
+    return [
+        "## uvloop",
+        "",
+        "Metering on, same run: CPU µs per request on uvloop vs the standard asyncio loop.",
+        "",
+        "| workload | uvloop | asyncio | asyncio / uvloop |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def write_report(data: dict[str, Any], path: Path) -> None:
     lines = [
         "# Benchmarks",
@@ -95,7 +119,9 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                 f"| {key} | {name} | {add} | {total} | {_fmt(v['rps'], 0)} | {_fmt(v['chunks_per_s'], 0)} "
                 f"| {_fmt(v['cpu_us_per_request'], 0)} | {_fmt(v['cpu_us_per_chunk'], 2)} | {_fmt(v['rss_mb'], 0)} |"
             )
-    lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", "", "## Floors", "", FLOORS, ""]
+    lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", ""]
+    lines += uvloop_section(data)
+    lines += ["## Floors", "", FLOORS, ""]
     lines += ["| floor | measured | holds |", "|---|---|---|"]
     for name, value, ok in floor_checks(data):
         lines.append(f"| {name} | {value} | {'yes' if ok else ('—' if ok is None else 'NO')} |")

@@ -118,7 +118,9 @@ def start_simulator(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def start_proxy(port: int, upstream: str, metering: bool, workdir: Path) -> subprocess.Popen[bytes]:
+def start_proxy(
+    port: int, upstream: str, metering: bool, workdir: Path, uvloop: bool = True
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -135,7 +137,7 @@ def start_proxy(port: int, upstream: str, metering: bool, workdir: Path) -> subp
         cmd += ["--store", f"sqlite:///{workdir / 'bench.db'}"]
     else:
         cmd += ["--no-instrumentation"]
-    env = dict(os.environ, JOURNAL_DIR=str(workdir / "journal"))
+    env = dict(os.environ, JOURNAL_DIR=str(workdir / "journal"), USE_UVLOOP=str(uvloop))
     proc = subprocess.Popen(cmd, cwd=workdir, env=env)
     wait_http(f"http://127.0.0.1:{port}/api/version")
     return proc
@@ -245,13 +247,18 @@ def run(quick: bool, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         processes.append(sim)
         upstream = f"http://127.0.0.1:{sim_port}"
         targets = [Target("direct", upstream)]
-        for name, metering in (("proxy_off", False), ("proxy_on", True)):
+        variants = (
+            ("proxy_off", False, True),
+            ("proxy_on", True, True),
+            ("proxy_on_asyncio", True, False),  # is uvloop worth keeping?
+        )
+        for name, metering, uvloop in variants:
             if name in skip:
                 continue
             port = free_port()
             sub = workdir / name
             sub.mkdir()
-            proc = start_proxy(port, upstream, metering, sub)
+            proc = start_proxy(port, upstream, metering, sub, uvloop)
             processes.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}", proc))
         nginx_port = free_port()

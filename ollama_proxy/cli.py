@@ -70,8 +70,10 @@ def _load_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def install_fast_loop() -> str:
-    """Use uvloop when installed: it measurably cuts the proxy's CPU per chunk."""
+def install_fast_loop(enabled: bool = True) -> str:
+    """Use uvloop when installed and enabled: it measurably cuts the proxy's CPU per chunk."""
+    if not enabled:
+        return "asyncio"
     try:
         import uvloop
     except ImportError:
@@ -89,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     problem = loop_error(settings)
     if problem:
         raise SystemExit(f"refusing to start: {problem}")
-    loop_kind = install_fast_loop()
+    loop_kind = install_fast_loop(settings.use_uvloop)
     app = create_app(settings)
     print(
         f"ollama-proxy {__version__}: listening on http://{settings.listen}, "
@@ -113,7 +115,7 @@ def cmd_api(args: argparse.Namespace) -> None:
     from ollama_proxy.api import create_api_app
 
     settings = _load_settings(args)
-    install_fast_loop()
+    install_fast_loop(settings.use_uvloop)
     print(f"ollama-proxy api: stats API and dashboard on http://{settings.listen}", file=sys.stderr)
     web.run_app(
         create_api_app(settings),

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         validation_alias=_env("UPSTREAM_MAX_CONNECTIONS", "upstream_max_connections"),
         description="Pooled connections to the upstream; 0 = unlimited.",
     )
+    use_uvloop: bool = Field(
+        True,
+        validation_alias=_env("USE_UVLOOP", "use_uvloop"),
+        description="Run on uvloop when it is installed (the `fast` extra); it cuts the "
+        "proxy's CPU per chunk (docs/benchmarks.md).",
+    )
 
     # --- stores and the record pipeline ---------------------------------------------------
     store_urls: Annotated[list[str], NoDecode] = Field(
