@@ -166,6 +166,12 @@ def _add_optional_commands(sub: Any) -> None:
     simulator_cli.add_arguments(simulate)
     simulate.set_defaults(func=simulator_cli.run)
 
+    from ollama_proxy import demo
+
+    demo_parser = sub.add_parser("demo", help="simulator + proxy + traffic, for a first look")
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(func=demo.run)
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
