@@ -10,7 +10,8 @@ Wiring into the proxy app (before the proxy's catch-all route):
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -82,11 +83,11 @@ def add_api_fallback(app: web.Application) -> None:
     router.add_route("*", "/api/stats/{tail:.*}", handlers.not_found)
 
 
-def _stores_ctx(settings: Settings) -> object:
+def _stores_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        from ollama_proxy.store import open_stores  # type: ignore[attr-defined,unused-ignore]
+        from ollama_proxy.store import open_stores
 
-        stores = await open_stores(settings)
+        stores: Any = await open_stores(settings)
         app[appkeys.STORES] = stores
         yield
         for store in stores:
@@ -100,7 +101,7 @@ def create_api_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[appkeys.SETTINGS] = settings
     app[appkeys.STARTED_AT] = time.time()
-    app.cleanup_ctx.append(_stores_ctx(settings))  # type: ignore[arg-type]
+    app.cleanup_ctx.append(_stores_ctx(settings))
     add_api_routes(app)
     try:
         from ollama_proxy.dashboard import add_dashboard_routes
