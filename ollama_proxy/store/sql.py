@@ -7,6 +7,7 @@ Inserts skip rows already present, so retries and journal replays land each reco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, MetricPoint, RequestRecord
 from ollama_proxy.store.base import (
     StoreState,
     mask_password,
@@ -87,8 +88,43 @@ class SqlStore:
             await self._apply_schema()
 
     async def write_requests(self, records: Sequence[RequestRecord]) -> None:
-        if records:
+        if not records:
+            return
+        if self.kind == "postgres":
+            await self._copy_requests(records)
+        else:
             await self._write(request_logs, [request_row(r) for r in records])
+
+    async def _copy_requests(self, records: Sequence[RequestRecord]) -> None:
+        """COPY into a session temp table, then one INSERT .. ON CONFLICT DO NOTHING.
+
+        COPY is several times faster than row inserts but cannot skip duplicates itself;
+        the staging table keeps replays idempotent.
+        """
+        rows = [(*_REQUEST_GETTER(r), r.completion_tokens) for r in records]
+        try:
+            await self._ready()
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver = raw.driver_connection
+                assert driver is not None
+                async with driver.transaction():  # the stage empties at commit
+                    await driver.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS request_logs_stage "
+                        "(LIKE request_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                    )
+                    await driver.copy_records_to_table(
+                        "request_logs_stage", records=rows, columns=_COPY_COLUMNS
+                    )
+                    await driver.execute(
+                        f"INSERT INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
+                        f"SELECT {', '.join(_COPY_COLUMNS)} FROM request_logs_stage "
+                        "ON CONFLICT DO NOTHING"
+                    )
+        except Exception as exc:
+            self.state.failed(exc)
+            raise
+        self.state.ok()
 
     async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
         if points:
@@ -133,6 +169,10 @@ class SqlStore:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+_REQUEST_GETTER = attrgetter(*REQUEST_FIELDS)
+_COPY_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
 
 
 def _metric_row(point: MetricPoint) -> dict[str, Any]:
