@@ -7,6 +7,7 @@ Inserts skip rows already present, so retries and journal replays land each reco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from operator import attrgetter
 from typing import Any
 
@@ -21,10 +22,9 @@ from ollama_proxy.store.base import (
     StoreState,
     mask_password,
     render_schema,
-    request_row,
     split_statements,
 )
-from ollama_proxy.store.tables import ollama_metrics, request_logs
+from ollama_proxy.store.tables import ollama_metrics
 
 log = structlog.get_logger("ollama_proxy.store")
 
@@ -93,7 +93,20 @@ class SqlStore:
         if self.kind == "postgres":
             await self._copy_requests(records)
         else:
-            await self._write(request_logs, [request_row(r) for r in records])
+            await self._sqlite_requests(records)
+
+    async def _sqlite_requests(self, records: Sequence[RequestRecord]) -> None:
+        """Plain executemany of tuples: SQLAlchemy's per-row dict processing costs more than
+        SQLite's own insert. Timestamps in SQLAlchemy's SQLite DateTime text form."""
+        rows = [_sqlite_tuple(r) for r in records]
+        try:
+            await self._ready()
+            async with self.engine.begin() as conn:
+                await conn.exec_driver_sql(_SQLITE_INSERT, rows)
+        except Exception as exc:
+            self.state.failed(exc)
+            raise
+        self.state.ok()
 
     async def _copy_requests(self, records: Sequence[RequestRecord]) -> None:
         """COPY into a session temp table, then one INSERT .. ON CONFLICT DO NOTHING.
@@ -173,6 +186,21 @@ class SqlStore:
 
 _REQUEST_GETTER = attrgetter(*REQUEST_FIELDS)
 _COPY_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
+_SQLITE_INSERT = (
+    f"INSERT OR IGNORE INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})"
+)
+_TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
+
+
+def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
+    row = list(_REQUEST_GETTER(record))
+    stamp = record.timestamp
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    row[_TIMESTAMP_INDEX] = stamp.isoformat(" ", "microseconds")
+    row.append(record.completion_tokens)
+    return tuple(row)
 
 
 def _metric_row(point: MetricPoint) -> dict[str, Any]:

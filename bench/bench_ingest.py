@@ -1,0 +1,126 @@
+"""Ingest rows/s per store: RequestRecords through each store's write_requests, in batches.
+
+    python -m bench.bench_ingest --records 1000000      # the issue's figure
+    python -m bench.bench_ingest --records 100000       # quick
+
+PostgreSQL gets a fresh database (dropped afterwards). Prints JSON and writes
+bench/results/ingest-<N>.md. Floors: SQLite 30k/s, PostgreSQL 50k/s, chDB 200k/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ollama_proxy.records import RequestRecord
+from ollama_proxy.store import open_store
+
+FLOORS = {"sqlite": 30_000, "postgres": 50_000, "chdb": 200_000}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_records(n: int, seed: int = 1) -> list[RequestRecord]:
+    rng = random.Random(seed)
+    start = datetime.now(UTC) - timedelta(days=1)
+    models = ["llama3.2", "qwen3:0.6b", "gemma3:1b"]
+    return [
+        RequestRecord(
+            request_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            timestamp=start + timedelta(milliseconds=i * 80),
+            instance="bench",
+            endpoint="/api/chat",
+            operation="chat",
+            model=rng.choice(models),
+            client=f"10.0.0.{rng.randint(1, 50)}",
+            http_status=200,
+            prompt_tokens=rng.randint(5, 500),
+            completion_tokens=rng.randint(5, 800),
+            latency_ms=rng.uniform(20, 5000),
+            ttft_ms=rng.uniform(5, 400),
+            eval_duration_ms=rng.uniform(10, 4000),
+            inference=True,
+            stream=True,
+        )
+        for i in range(n)
+    ]
+
+
+async def ingest(url: str, records: list[RequestRecord], batch: int) -> float:
+    store = open_store(url)
+    await store.open()
+    started = time.perf_counter()
+    for i in range(0, len(records), batch):
+        await store.write_requests(records[i : i + batch])
+    elapsed = time.perf_counter() - started
+    await store.close()
+    return len(records) / elapsed
+
+
+async def pg_database(action: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        if action == "create":
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def run(n: int, batch: int) -> dict[str, Any]:
+    records = make_records(n)
+    tmp = Path(tempfile.mkdtemp(prefix="olp-ingest-"))
+    results: dict[str, Any] = {}
+    results["sqlite"] = await ingest(f"sqlite:///{tmp}/i.db", records, batch)
+    results["chdb"] = await ingest(f"chdb://{tmp}/chdb", records, max(batch, 50_000))
+    name = f"olp_ingest_{uuid.uuid4().hex[:8]}"
+    try:
+        await pg_database("create", name)
+        results["postgres"] = await ingest(
+            f"postgresql://postgres@127.0.0.1:5432/{name}", records, batch
+        )
+    except OSError as exc:
+        results["postgres"] = f"unavailable: {exc}"
+    finally:
+        await pg_database("drop", name)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    args = parser.parse_args()
+    results = asyncio.run(run(args.records, args.batch))
+    print(json.dumps(results))
+    lines = [
+        f"# Ingest, {args.records:,} records (batches of {args.batch:,}; chDB 50,000)",
+        "",
+        "| store | rows/s | floor | holds |",
+        "|---|---|---|---|",
+    ]
+    for kind, floor in FLOORS.items():
+        value = results.get(kind)
+        if isinstance(value, float):
+            lines.append(
+                f"| {kind} | {value:,.0f} | {floor:,} | {'yes' if value >= floor else 'NO'} |"
+            )
+        else:
+            lines.append(f"| {kind} | {value} | {floor:,} | — |")
+    out = ROOT / "bench" / "results" / f"ingest-{args.records}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
