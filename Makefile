@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DASH    := ollama_proxy/_dashboard/index.html
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint format typecheck dashboard demo simulate bench bench-quick docs clean
+.PHONY: help install install-dev run test check lint format typecheck dashboard demo simulate bench bench-quick docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -13,10 +13,13 @@ help: ## list the targets
 $(BIN)/ollama-proxy: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[fast]'
 	@touch $@
 
-install: $(BIN)/ollama-proxy ## create .venv and install the package with test extras
+install: $(BIN)/ollama-proxy ## create .venv and install the package (core + uvloop)
+
+install-dev: install ## add the test and development tools (chDB, clients, linters)
+	$(BIN)/pip install -q -e '.[test]'
 
 $(DASH):
 	cd dashboard && npm ci --no-audit --no-fund && npm run build
@@ -31,17 +34,17 @@ run: install ## run the proxy on 127.0.0.1:11435 with the embedded SQLite store
 test: ## run the whole test suite (installs what it needs; this is what CI runs)
 	bash scripts/test.sh
 
-check: lint typecheck test ## lint, types and tests
+check: lint typecheck test ## lint, types and tests (what CI runs, plus mypy)
 
-lint: install ## ruff lint and format check
+lint: install-dev ## ruff lint and format check
 	$(BIN)/ruff check ollama_proxy tests bench
 	$(BIN)/ruff format --check ollama_proxy tests bench
 
-format: install ## apply ruff fixes and formatting
+format: install-dev ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix ollama_proxy tests bench
 	$(BIN)/ruff format ollama_proxy tests bench
 
-typecheck: install ## mypy on the package
+typecheck: install-dev ## mypy on the package
 	$(BIN)/mypy
 
 demo: install ## simulator + proxy + traffic, prints the dashboard URL
@@ -51,10 +54,14 @@ demo: install ## simulator + proxy + traffic, prints the dashboard URL
 simulate: install ## run the Ollama simulator on 127.0.0.1:11434
 	$(BIN)/ollama-proxy simulate --listen 127.0.0.1:11434
 
-bench: install ## full benchmarks (docs/benchmarks.md)
+bench: install-dev ## full benchmarks: proxy overhead, meter, telemetry, ingest, stats API
 	$(BIN)/python -m bench.run --full
+	$(BIN)/python -m bench.bench_meter
+	$(BIN)/python -m bench.bench_telemetry
+	$(BIN)/python -m bench.bench_ingest --records 1000000
+	$(BIN)/python -m bench.bench_api
 
-bench-quick: install ## benchmarks in under 2 minutes
+bench-quick: install-dev ## benchmarks in under 2 minutes
 	$(BIN)/python -m bench.run --quick
 
 docs: install ## regenerate the README settings table and .env.example from Settings
