@@ -15,6 +15,7 @@ from aiohttp import web
 from ollama_proxy import appkeys
 from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.config import Settings
+from ollama_proxy.dashboard import add_dashboard_routes
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
 
@@ -134,6 +135,7 @@ def create_app(
         app.cleanup_ctx.append(_telemetry_ctx(settings, telemetry))
         observer = observer or telemetry
 
+    add_dashboard_routes(app)
     add_api_fallback(app)
 
     handler = ProxyHandler(settings, None, submit, observer, inflight)

@@ -1,0 +1,69 @@
+import { TIME_RANGES, useSettings, type TimeRange } from "../context/Settings";
+import { useFetchStats } from "../hooks/useFetchStats";
+import { BUTTON, INPUT } from "./ui";
+
+export interface Health {
+  status: "healthy" | "degraded" | "unhealthy";
+  reasons: string[];
+  version: string;
+  upstream: { version: string | null; reachable: boolean } | null;
+  stores: { healthy: boolean; url: string }[];
+}
+
+const DOT: Record<string, string> = {
+  healthy: "bg-emerald-500",
+  degraded: "bg-amber-500",
+  unhealthy: "bg-red-500",
+};
+
+export const PAGES = ["overview", "performance", "logs", "models", "clients"] as const;
+export type Page = (typeof PAGES)[number];
+
+export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => void }) {
+  const { range, setRange, theme, toggleTheme, paused, setPaused } = useSettings();
+  const health = useFetchStats<Health>("/api/health");
+  const status = health.data?.status ?? (health.error ? "unhealthy" : "…");
+  const reasons = health.data?.reasons?.join("\n") || (health.error ? health.error.message : "all good");
+  return (
+    <header className="sticky top-0 z-10 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-950/90">
+      <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-3 px-4 py-3">
+        <h1 className="text-lg font-semibold">ollama-local-serve</h1>
+        <span className="flex items-center gap-1 text-sm" title={reasons} data-testid="status">
+          <span className={`inline-block h-2.5 w-2.5 rounded-full ${DOT[status] ?? "bg-slate-400"}`} />
+          {status}
+        </span>
+        <span className="text-sm text-slate-500" data-testid="upstream-version">
+          Ollama {health.data?.upstream?.version ?? "—"}
+        </span>
+        <div className="ml-auto flex flex-wrap items-center gap-2">
+          <select aria-label="time range" className={INPUT} value={range} onChange={(e) => setRange(e.target.value as TimeRange)}>
+            {TIME_RANGES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+          <button type="button" className={BUTTON} onClick={() => setPaused(!paused)} data-testid="pause">
+            {paused ? "▶ resume" : "⏸ auto-refresh"}
+          </button>
+          <button type="button" className={BUTTON} onClick={toggleTheme} data-testid="theme" aria-label="toggle dark mode">
+            {theme === "dark" ? "☀" : "☾"}
+          </button>
+        </div>
+      </div>
+      <nav className="mx-auto flex max-w-7xl gap-1 overflow-x-auto px-4 pb-2">
+        {PAGES.map((p) => (
+          <button
+            key={p}
+            type="button"
+            onClick={() => setPage(p)}
+            data-testid={`nav-${p}`}
+            className={`rounded-md px-3 py-1 text-sm capitalize ${p === page ? "bg-indigo-600 text-white" : "hover:bg-slate-100 dark:hover:bg-slate-800"}`}
+          >
+            {p}
+          </button>
+        ))}
+      </nav>
+    </header>
+  );
+}

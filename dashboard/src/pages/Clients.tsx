@@ -1,0 +1,48 @@
+import { useSettings } from "../context/Settings";
+import { useFetchStats } from "../hooks/useFetchStats";
+import { Empty, Failure, Loading } from "../components/StateBox";
+import BarCompare from "../components/BarCompare";
+import { MUTED, PANEL } from "../components/ui";
+import { compact, duration, percent, timestamp } from "../utils/formatters";
+import type { ClientRow } from "./types";
+
+export default function Clients() {
+  const { range } = useSettings();
+  const clients = useFetchStats<ClientRow[]>("/api/stats/clients", { time_range: range });
+  if (clients.error) return <Failure error={clients.error} />;
+  if (!clients.data) return <Loading />;
+  if (!clients.data.length) return <Empty />;
+  const bars = clients.data.map((c) => ({ name: c.client, tokens: c.tokens }));
+  return (
+    <div className="space-y-3">
+      <BarCompare title="tokens by client" rows={bars} dataKey="tokens" format={compact} />
+      <div className={`${PANEL} overflow-x-auto p-0`}>
+        <table className="w-full text-left text-sm" data-testid="client-table">
+          <thead className={MUTED}>
+            <tr>
+              {["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "models", "last seen"].map((h) => (
+                <th key={h} className="px-3 py-2 font-medium">
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {clients.data.map((c) => (
+              <tr key={c.client} className="border-t border-slate-100 dark:border-slate-800">
+                <td className="px-3 py-1.5 font-medium">{c.client}</td>
+                <td className="px-3 py-1.5 tabular-nums" data-col="requests">{compact(c.requests_count)}</td>
+                <td className="px-3 py-1.5 tabular-nums">{percent(c.error_rate)}</td>
+                <td className="px-3 py-1.5 tabular-nums">{duration(c.avg_latency)}</td>
+                <td className="px-3 py-1.5 tabular-nums">{duration(c.p95_latency)}</td>
+                <td className="px-3 py-1.5 tabular-nums">{compact(c.tokens)}</td>
+                <td className="px-3 py-1.5">{c.models.join(", ")}</td>
+                <td className="whitespace-nowrap px-3 py-1.5">{timestamp(c.last_seen)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,57 @@
+import type { Percentiles } from "../utils/series";
+
+export interface Current {
+  tokens_total: number;
+  tokens_per_sec: number | null;
+  uptime_hours: number | null;
+  error_count: number;
+  requests_total: number;
+  requests_last_hour: number;
+  error_rate: number | null;
+  in_flight: number | null;
+  latency_ms: Percentiles;
+  ttft_ms: Percentiles;
+  loaded_models: { name: string; size_bytes: number; size_vram_bytes: number; expires_at: string | null }[];
+}
+
+export interface ModelRow {
+  model_name: string;
+  requests_count: number;
+  avg_latency: number | null;
+  p95_latency: number | null;
+  tokens: number;
+  tokens_per_sec: number | null;
+  ttft: number | null;
+  load_count: number;
+  avg_load_ms: number | null;
+  error_rate: number | null;
+  last_used: string | null;
+  loaded: boolean;
+}
+
+export interface ClientRow {
+  client: string;
+  requests_count: number;
+  errors: number;
+  error_rate: number | null;
+  avg_latency: number | null;
+  p95_latency: number | null;
+  tokens: number;
+  models: string[];
+  last_seen: string | null;
+}
+
+export interface LogRow {
+  id: string;
+  timestamp: string;
+  model: string;
+  client: string;
+  client_name: string;
+  endpoint: string;
+  tokens: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  status: string;
+  http_status: number;
+  [key: string]: unknown;
+}
