@@ -44,10 +44,10 @@ export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => vo
             ))}
           </select>
           <button type="button" className={BUTTON} onClick={() => setPaused(!paused)} data-testid="pause">
-            {paused ? "▶ resume" : "⏸ auto-refresh"}
+            {paused ? "resume refresh" : "pause refresh"}
           </button>
           <button type="button" className={BUTTON} onClick={toggleTheme} data-testid="theme" aria-label="toggle dark mode">
-            {theme === "dark" ? "☀" : "☾"}
+            {theme === "dark" ? "light" : "dark"}
           </button>
         </div>
       </div>

@@ -1,0 +1,155 @@
+// End-to-end tests in real headless Chromium (Debian's /usr/bin/chromium via playwright-core)
+// against the proxy in front of the simulator with generated traffic.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../..");
+const shots = join(repo, "docs", "screenshots");
+mkdirSync(shots, { recursive: true });
+const python = process.env.PYTHON || join(repo, ".venv", "bin", "python");
+
+const results = [];
+async function check(name, fn) {
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    results.push([name, false]);
+    console.log(`FAIL ${name}: ${error.message}`);
+  }
+}
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+function startServer() {
+  return new Promise((resolveUrl, reject) => {
+    const child = spawn(python, [join(repo, "tests", "dashboard", "e2e_server.py")], { cwd: repo, stdio: ["ignore", "pipe", "inherit"] });
+    let buffer = "";
+    const timer = setTimeout(() => reject(new Error("server did not start")), 60000);
+    child.stdout.on("data", (data) => {
+      buffer += data;
+      const line = buffer.split("\n").find((l) => l.startsWith("{"));
+      if (line) {
+        clearTimeout(timer);
+        resolveUrl({ child, url: JSON.parse(line).url });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`server exited ${code}`)));
+  });
+}
+
+const { child, url } = await startServer();
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const consoleErrors = [];
+const api = async (path) => (await fetch(url + path)).json();
+
+try {
+  for (const width of [1440, 390]) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    page.on("console", (msg) => msg.type() === "error" && consoleErrors.push(`${width}: ${msg.text()}`));
+    page.on("pageerror", (err) => consoleErrors.push(`${width}: ${err.message}`));
+    await page.emulateMedia({ colorScheme: "light" });
+
+    await page.goto(`${url}/dashboard/`);
+    await check(`overview renders API numbers @${width}`, async () => {
+      await page.waitForSelector('[data-testid="card-tokens"] [data-value]');
+      const current = await api("/api/stats/current");
+      const requests = await page.textContent('[data-testid="card-requests"] [data-value]');
+      assert(requests.trim() === String(current.requests_last_hour), `requests card ${requests} != ${current.requests_last_hour}`);
+      const errors = await page.textContent('[data-testid="card-errors"] [data-value]');
+      assert(errors.trim() === String(current.error_count), `errors card ${errors} != ${current.error_count}`);
+      assert(current.error_count > 0 && current.tokens_total > 0, "traffic with errors and tokens");
+      const status = await page.textContent('[data-testid="status"]');
+      assert(/healthy|degraded/.test(status), `status ${status}`);
+    });
+    await check(`no horizontal overflow @${width}`, async () => {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 1, `page is ${overflow}px wider than the viewport`);
+    });
+    await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });
+
+    for (const name of ["performance", "models", "clients"]) {
+      await page.click(`[data-testid="nav-${name}"]`);
+      await page.waitForSelector(`[data-testid="page-${name}"]`);
+      await check(`${name} page renders @${width}`, async () => {
+        if (name === "performance") await page.waitForSelector('[data-testid="chart-Latency"] svg', { timeout: 15000 });
+        if (name === "models") {
+          await page.waitForSelector('[data-testid="model-table"]');
+          const models = await api("/api/models?time_range=1h");
+          const cells = await page.$$eval('[data-testid="model-table"] [data-col="requests"]', (els) => els.map((e) => e.textContent));
+          assert(cells.length === models.length, `${cells.length} rows vs ${models.length} models`);
+          assert(cells[0] === String(models[0].requests_count), `first model requests ${cells[0]} vs ${models[0].requests_count}`);
+        }
+        if (name === "clients") {
+          await page.waitForSelector('[data-testid="client-table"]');
+          const clients = await api("/api/stats/clients?time_range=1h");
+          const rows = await page.$$('[data-testid="client-table"] tbody tr');
+          assert(rows.length === clients.length, `${rows.length} rows vs ${clients.length} clients`);
+        }
+      });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
+    }
+
+    await page.click('[data-testid="nav-logs"]');
+    await page.waitForSelector('[data-testid="log-table"]');
+    await check(`logs table and filters @${width}`, async () => {
+      const all = await api("/api/stats/logs?limit=1");
+      const total = await page.textContent('[data-testid="log-total"]');
+      assert(total.includes(`of ${all.total}`), `total "${total}" vs ${all.total}`);
+      await page.selectOption('[data-testid="filter-status"]', "error");
+      await page.waitForFunction(() => {
+        const cells = [...document.querySelectorAll('[data-testid="log-table"] [data-col="status"]')];
+        return cells.length > 0 && cells.every((c) => c.textContent === "error");
+      });
+      const errors = await api("/api/stats/logs?limit=1&status=error");
+      const filtered = await page.textContent('[data-testid="log-total"]');
+      assert(filtered.includes(`of ${errors.total}`), `filtered "${filtered}" vs ${errors.total}`);
+    });
+    await check(`CSV export has the filtered rows @${width}`, async () => {
+      const href = await page.getAttribute('[data-testid="csv"]', "href");
+      assert(href.includes("status=error"), `csv link ${href}`);
+      const csv = await (await fetch(url + href)).text();
+      const errors = await api(`/api/stats/logs?limit=1&status=error&since=${encodeURIComponent(new URL(url + href).searchParams.get("since"))}`);
+      const lines = csv.trim().split("\n");
+      assert(lines.length - 1 === errors.total, `${lines.length - 1} CSV rows vs ${errors.total}`);
+    });
+    await check(`detail drawer @${width}`, async () => {
+      await page.click('[data-testid="log-table"] tbody tr');
+      await page.waitForSelector('[data-testid="drawer"] dl');
+      const text = await page.textContent('[data-testid="drawer"]');
+      assert(text.includes("request_id") && text.includes("http_status"), "drawer shows the record");
+      await page.screenshot({ path: join(shots, `logs-${width}.png`), fullPage: true });
+      await page.click('[data-testid="drawer-close"]');
+    });
+    await check(`dark mode toggles @${width}`, async () => {
+      const before = await page.evaluate(() => document.documentElement.classList.contains("dark"));
+      await page.click('[data-testid="theme"]');
+      const after = await page.evaluate(() => document.documentElement.classList.contains("dark"));
+      assert(before !== after, "the dark class changed");
+      await page.screenshot({ path: join(shots, `logs-dark-${width}.png`), fullPage: true });
+      await page.click('[data-testid="theme"]');
+    });
+    await page.close();
+  }
+  await check("no console errors", async () => {
+    assert(consoleErrors.length === 0, consoleErrors.join("; "));
+  });
+} finally {
+  await browser.close();
+  child.kill("SIGTERM");
+}
+
+const passed = results.filter(([, ok]) => ok).length;
+const failed = results.length - passed;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
