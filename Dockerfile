@@ -14,9 +14,10 @@ ARG NODE_IMAGE=node:22.12.0-bookworm-slim
 # --- 1. dashboard: Vite writes the bundle into ../ollama_proxy/_dashboard -------------------
 FROM ${NODE_IMAGE} AS dashboard
 WORKDIR /src/dashboard
-# The lock file first, so `npm ci` is cached until the dependencies change.
-COPY dashboard/package.json dashboard/package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+# The lock file first, so the install is cached until the dependencies change
+# (install-deps.sh: npm ci, or npm install where npm 11's lock file quirk trips npm ci).
+COPY dashboard/package.json dashboard/package-lock.json dashboard/install-deps.sh ./
+RUN sh install-deps.sh
 COPY dashboard/ ./
 RUN mkdir -p /src/ollama_proxy/_dashboard && npm run build \
     && test -f /src/ollama_proxy/_dashboard/index.html

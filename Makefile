@@ -22,10 +22,10 @@ install-dev: install ## add the test and development tools (chDB, clients, linte
 	$(BIN)/pip install -q -e '.[test]'
 
 $(DASH):
-	cd dashboard && npm ci --no-audit --no-fund && npm run build
+	sh dashboard/install-deps.sh && cd dashboard && npm run build
 
 dashboard: ## build the React dashboard into ollama_proxy/_dashboard/
-	cd dashboard && npm ci --no-audit --no-fund && npm run build
+	sh dashboard/install-deps.sh && cd dashboard && npm run build
 
 run: install ## run the proxy on 127.0.0.1:11435 with the embedded SQLite store
 	@test -f $(DASH) || $(MAKE) dashboard || echo "dashboard not built (needs Node); the proxy runs without it"

@@ -34,7 +34,8 @@ echo "== Python environment"
 
 if [ -f dashboard/package.json ]; then
   echo "== dashboard: install, build, unit tests"
-  (cd dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test)
+  sh dashboard/install-deps.sh
+  (cd dashboard && npm run build && npm test)
 fi
 
 echo "== lint"
