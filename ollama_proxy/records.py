@@ -85,6 +85,18 @@ class RequestRecord:
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+# Fields that are None when unknown (Ollama reported no timing, no first token, ...).
+NULLABLE_FLOAT_FIELDS: tuple[str, ...] = (
+    "ttfb_ms",
+    "ttft_ms",
+    "total_duration_ms",
+    "load_duration_ms",
+    "prompt_eval_duration_ms",
+    "eval_duration_ms",
+    "queue_wait_ms",
+    "decode_tps",
+    "prefill_tps",
+)
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ollama_proxy.records import REQUEST_FIELDS
+from ollama_proxy.records import NULLABLE_FLOAT_FIELDS, REQUEST_FIELDS
 from ollama_proxy.stats.series import decode_rate, iso, pct_object, round_ms
 
 BOOL_FIELDS = ("inference", "stream", "estimated")
@@ -19,17 +19,7 @@ INT_FIELDS = (
     "bytes_in",
     "bytes_out",
 )
-NULLABLE_FLOATS = (
-    "ttfb_ms",
-    "ttft_ms",
-    "total_duration_ms",
-    "load_duration_ms",
-    "prompt_eval_duration_ms",
-    "eval_duration_ms",
-    "queue_wait_ms",
-    "decode_tps",
-    "prefill_tps",
-)
+NULLABLE_FLOATS = NULLABLE_FLOAT_FIELDS
 # Column order of logs.csv: the brief's id, then every record field.
 CSV_COLUMNS: tuple[str, ...] = ("id", *REQUEST_FIELDS)
 

@@ -48,6 +48,16 @@ class StoreState:
         self.up = True
         self.last_success = time.time()
 
+    def report(self, url: str, kind: str) -> dict[str, Any]:
+        """The store's entry in /api/health."""
+        return {
+            "url": url,
+            "kind": kind,
+            "healthy": self.up,
+            "error": None if self.up else self.last_error or None,
+            "last_success": self.last_success,
+        }
+
     def failed(self, error: BaseException | str) -> None:
         self.up = False
         self.last_error = error if isinstance(error, str) else f"{type(error).__name__}: {error}"

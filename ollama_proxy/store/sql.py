@@ -172,13 +172,7 @@ class SqlStore:
         return True
 
     def health(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "kind": self.kind,
-            "healthy": self.state.up,
-            "error": None if self.state.up else self.state.last_error or None,
-            "last_success": self.state.last_success,
-        }
+        return self.state.report(self.url, self.kind)
 
     async def close(self) -> None:
         await self.engine.dispose()

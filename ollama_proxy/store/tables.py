@@ -5,21 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from ollama_proxy.records import NULLABLE_FLOAT_FIELDS, REQUEST_FIELDS, RequestRecord
 
 METADATA = sa.MetaData()
 
-_NULLABLE_FLOATS = {
-    "ttfb_ms",
-    "ttft_ms",
-    "total_duration_ms",
-    "load_duration_ms",
-    "prompt_eval_duration_ms",
-    "eval_duration_ms",
-    "queue_wait_ms",
-    "decode_tps",
-    "prefill_tps",
-}
+_NULLABLE_FLOATS = frozenset(NULLABLE_FLOAT_FIELDS)
 
 
 def _column(name: str) -> sa.Column[object]:
