@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ollama_proxy import appkeys
 from ollama_proxy.api import add_api_fallback, add_api_routes
+from ollama_proxy.api.system_routes import add_system_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.dashboard import add_dashboard_routes
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
@@ -94,6 +95,44 @@ def _telemetry_ctx(
     return ctx
 
 
+def _system_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.system.monitor import SystemMonitor
+
+        handler = app[PROXY_HANDLER]
+        recorder = app.get(appkeys.RECORDER)
+        monitor = SystemMonitor(
+            settings,
+            lambda: app[appkeys.UPSTREAM_SESSION],
+            recorder.submit_metric if recorder is not None else None,
+            lambda: (handler.requests_total, handler.errors_total),
+            app[appkeys.STARTED_AT],
+        )
+        app[appkeys.SYSTEM] = monitor
+        telemetry = app.get(appkeys.TELEMETRY)
+        if telemetry is not None:
+            monitor.register_gauges(telemetry)
+        await monitor.start()
+        yield
+        await monitor.stop()
+
+    return ctx
+
+
+def _service_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """`--spawn-ollama`: run `ollama serve` for the proxy's lifetime."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.service import OllamaService
+
+        service = OllamaService(settings, app.get(appkeys.TELEMETRY))
+        await service.start()
+        yield
+        await service.stop()
+
+    return ctx
+
+
 def _build_telemetry(settings: Settings, observer: Observer | None) -> Any:
     from ollama_proxy.telemetry import Telemetry
 
@@ -114,7 +153,8 @@ def create_app(
     """The proxy application.
 
     `observer` replaces telemetry (tests pass one built on in-memory exporters); `submit`
-    replaces the recorder's submit (tests collect records in a list).
+    replaces the recorder's submit (tests collect records in a list) and then no stores and no
+    system monitor run, so the upstream sees only the client's requests.
     """
     app = web.Application(client_max_size=0)
     app[appkeys.SETTINGS] = settings
@@ -135,11 +175,16 @@ def create_app(
         app.cleanup_ctx.append(_telemetry_ctx(settings, telemetry))
         observer = observer or telemetry
 
+    add_system_routes(app)
     add_dashboard_routes(app)
     add_api_fallback(app)
+    if submit is None and with_stores and settings.enable_instrumentation:
+        app.cleanup_ctx.append(_system_ctx(settings))  # after the session and the recorder
 
     handler = ProxyHandler(settings, None, submit, observer, inflight)
     app[PROXY_HANDLER] = handler
     app.cleanup_ctx.insert(0, _session_ctx(settings))
+    if settings.spawn_ollama:
+        app.cleanup_ctx.insert(0, _service_ctx(settings))  # Ollama up before anything uses it
     app.router.add_route("*", "/{tail:.*}", handler.__call__)
     return app

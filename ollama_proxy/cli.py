@@ -32,6 +32,13 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         help="store URL, repeatable: sqlite:///PATH, postgresql://..., "
         "clickhouse://HOST:8123/DB, chdb:///PATH (STORE_URLS)",
     )
+    parser.add_argument(
+        "--spawn-ollama",
+        dest="spawn_ollama",
+        action="store_const",
+        const=True,
+        help="start `ollama serve` as a child process (SPAWN_OLLAMA)",
+    )
     parser.add_argument("--profile", choices=["dev", "staging", "prod"], help="APP_PROFILE")
     parser.add_argument("--log-level", dest="api_log_level", help="API_LOG_LEVEL")
     parser.add_argument(
@@ -58,6 +65,7 @@ SERVE_FLAGS = (
     "profile",
     "api_log_level",
     "enable_instrumentation",
+    "spawn_ollama",
 )
 
 

@@ -219,6 +219,25 @@ class Settings(BaseSettings):
         "", validation_alias=_env("POSTGRES_PASSWORD"), description="PostgreSQL password."
     )
 
+    # --- system, models and the Ollama service ----------------------------------------------
+    ps_poll_interval_s: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("PS_POLL_INTERVAL_S", "ps_poll_interval_s"),
+        description="Seconds between /api/ps polls for the model residency timeline.",
+    )
+    spawn_ollama: bool = Field(
+        False,
+        validation_alias=_env("SPAWN_OLLAMA", "spawn_ollama"),
+        description="Start `ollama serve` as a child process (`--spawn-ollama`) instead of "
+        "attaching to a running upstream.",
+    )
+    ollama_binary: str = Field(
+        "ollama",
+        validation_alias=_env("OLLAMA_BINARY", "ollama_binary"),
+        description="The ollama executable used with SPAWN_OLLAMA (a name on PATH or a path).",
+    )
+
     # --- API and dashboard ----------------------------------------------------------------
     admin_token: str = Field(
         "",

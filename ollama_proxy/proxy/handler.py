@@ -87,6 +87,8 @@ class ProxyHandler:
         self._observer: Observer = observer or NullObserver()
         self._instance = settings.instance_name
         self.inflight = inflight or InFlight()
+        self.requests_total = 0  # metered requests finished, for the error-rate sampler
+        self.errors_total = 0
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         self.inflight.enter()
@@ -122,6 +124,9 @@ class ProxyHandler:
                 upstream_error=outcome["upstream_error"],
             )
             observation.finish(record)
+            self.requests_total += 1
+            if record.status == "error":
+                self.errors_total += 1
             if self.submit is not None:
                 self.submit(record)
         except Exception:  # never let recording reach the client

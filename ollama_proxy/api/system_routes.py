@@ -1,0 +1,96 @@
+"""/api/stats/system, /api/stats/models/loaded, /api/stats/models/timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ollama_proxy import appkeys
+from ollama_proxy.api.handlers import json_response
+from ollama_proxy.stats.query import TIME_RANGES, QueryError
+
+
+def _since(request: web.Request) -> datetime:
+    name = request.query.get("time_range", "1h")
+    if name not in TIME_RANGES:
+        raise QueryError("time_range", f"time_range must be one of {', '.join(TIME_RANGES)}")
+    return datetime.now(UTC) - timedelta(seconds=TIME_RANGES[name])
+
+
+async def _metric_rows(app: web.Application, since: datetime) -> list[dict[str, Any]]:
+    stores = app.get(appkeys.STORES) or []
+    if not stores:
+        return []
+    store = stores[0]
+    if store.kind in ("chdb", "clickhouse"):
+        sql = (
+            "SELECT toString(timestamp, 'UTC') AS ts, metric_name, metric_value, metadata "
+            "FROM ollama_metrics FINAL WHERE metric_type = 'gauge' "
+            "AND timestamp >= {since:DateTime64(6, 'UTC')} ORDER BY timestamp"
+        )
+        params: dict[str, Any] = {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f")}
+    else:
+        sql = (
+            "SELECT timestamp AS ts, metric_name, metric_value, metadata FROM ollama_metrics "
+            "WHERE metric_type = 'gauge' AND timestamp >= :since ORDER BY timestamp"
+        )
+        params = {"since": since if store.kind == "postgres" else since.replace(tzinfo=None)}
+    return await store.fetch(sql, params)
+
+
+def _series(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows -> {metric name (with its gpu/model label): [{timestamp, value}]}."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        meta = row.get("metadata") or {}
+        if isinstance(meta, str):
+            meta = orjson.loads(meta) if meta else {}
+        label = meta.get("model") or meta.get("gpu")
+        key = row["metric_name"] if label in (None, "") else f"{row['metric_name']}[{label}]"
+        stamp = row["ts"]
+        stamp = stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
+        out.setdefault(key, []).append({"timestamp": stamp, "value": row["metric_value"]})
+    return out
+
+
+async def system(request: web.Request) -> web.Response:
+    since = _since(request)
+    rows = await _metric_rows(request.app, since)
+    monitor = request.app.get(appkeys.SYSTEM)
+    latest = None
+    if monitor is not None and monitor.last is not None:
+        s = monitor.last
+        latest = {
+            "cpu_percent": s.cpu_percent,
+            "memory_percent": s.memory_percent,
+            "proxy_rss_bytes": s.proxy_rss_bytes,
+            "proxy_cpu_percent": s.proxy_cpu_percent,
+            "uptime_hours": s.uptime_hours,
+            "gpus": [vars(g) for g in s.gpus],
+            "error_rate": monitor.error_rate,
+            "upstream": monitor.upstream_health(),
+        }
+    body = {"since": since.isoformat(), "latest": latest, "series": _series(rows)}
+    return json_response(orjson.dumps(body))
+
+
+async def models_loaded(request: web.Request) -> web.Response:
+    monitor = request.app.get(appkeys.SYSTEM)
+    models = monitor.loaded_models() if monitor is not None else []
+    return json_response(orjson.dumps({"models": models, "polled": bool(monitor)}))
+
+
+async def models_timeline(request: web.Request) -> web.Response:
+    since = _since(request)
+    monitor = request.app.get(appkeys.SYSTEM)
+    events = [e.to_dict() for e in monitor.timeline.since(since)] if monitor else []
+    return json_response(orjson.dumps({"events": events}))
+
+
+def add_system_routes(app: web.Application) -> None:
+    app.router.add_get("/api/stats/system", system)
+    app.router.add_get("/api/stats/models/loaded", models_loaded)
+    app.router.add_get("/api/stats/models/timeline", models_timeline)

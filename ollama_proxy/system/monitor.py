@@ -1,0 +1,223 @@
+"""SystemMonitor: samples the host, the upstream and /api/ps on intervals; writes the samples as
+`ollama_metrics` rows, exposes them as OTEL gauges and to /api/health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import structlog
+
+from ollama_proxy.config import Settings
+from ollama_proxy.records import MetricPoint
+from ollama_proxy.system.residency import ResidencyEvent, Timeline, parse_ps
+from ollama_proxy.system.samplers import Sampler, SystemSample
+
+log = structlog.get_logger("ollama_proxy.system")
+
+Counters = Callable[[], tuple[int, int]]  # (requests so far, errors so far)
+
+
+class SystemMonitor:
+    """Tests call `poll_once()` instead of waiting for the intervals."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: Callable[[], aiohttp.ClientSession],
+        submit_metric: Callable[[MetricPoint], None] | None = None,
+        counters: Counters | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._submit = submit_metric
+        self._counters = counters
+        self._upstream = str(settings.upstream_url)
+        self.sampler = Sampler(started_at)
+        self.timeline = Timeline()
+        self.last: SystemSample | None = None
+        self.health: dict[str, Any] = {"url": self._upstream, "reachable": None, "error": None}
+        self.error_rate: float | None = None
+        self._last_counts = (0, 0)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._every(self._settings.metrics_export_interval, self.sample)),
+            asyncio.create_task(self._every(self._settings.ps_poll_interval_s, self.poll_ps)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.sampler.close()
+
+    async def _every(self, interval_s: float, action: Callable[[], Any]) -> None:
+        while True:
+            try:
+                await action()
+            except Exception:  # a sampler must never take the proxy down
+                log.exception("system_sample_failed")
+            await asyncio.sleep(interval_s)
+
+    async def poll_once(self) -> None:
+        await self.sample()
+        await self.poll_ps()
+
+    # --- samples -------------------------------------------------------------------------
+    async def sample(self) -> None:
+        now = datetime.now(UTC)
+        self.last = sample = self.sampler.sample()
+        await self.check_upstream()
+        self._update_error_rate()
+        for name, value, meta in self._points(sample):
+            self._emit(MetricPoint(name, float(value), "gauge", now, self._instance, meta))
+
+    def _points(self, s: SystemSample) -> list[tuple[str, float, dict[str, Any]]]:
+        points: list[tuple[str, float, dict[str, Any]]] = [
+            ("system.cpu.percent", s.cpu_percent, {}),
+            ("system.memory.percent", s.memory_percent, {}),
+            ("proxy.rss.bytes", s.proxy_rss_bytes, {}),
+            ("proxy.cpu.percent", s.proxy_cpu_percent, {}),
+            ("proxy.uptime.hours", s.uptime_hours, {}),
+            ("upstream.up", 1.0 if self.health.get("reachable") else 0.0, {}),
+        ]
+        if self.health.get("latency_ms") is not None:
+            points.append(("upstream.health_check.latency_ms", self.health["latency_ms"], {}))
+        if self._counters is not None:
+            points.append(("proxy.errors.total", float(self._counters()[1]), {}))
+        if self.error_rate is not None:
+            points.append(("proxy.error_rate", self.error_rate, {}))
+        for gpu in s.gpus:
+            meta = {"gpu": gpu.index, "name": gpu.name}
+            points += [
+                ("gpu.utilization.percent", gpu.utilization_percent, meta),
+                ("gpu.memory.used.bytes", gpu.memory_used_bytes, meta),
+                ("gpu.temperature.c", gpu.temperature_c, meta),
+            ]
+        for resident in self.timeline.residents.values():
+            points.append(("model.vram.bytes", resident.size_vram, {"model": resident.name}))
+        return points
+
+    def _update_error_rate(self) -> None:
+        if self._counters is None:
+            return
+        requests, errors = self._counters()
+        done = requests - self._last_counts[0]
+        failed = errors - self._last_counts[1]
+        self._last_counts = (requests, errors)
+        self.error_rate = failed / done if done > 0 else 0.0
+
+    async def check_upstream(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            async with self._session().get(
+                f"{self._upstream}/api/version", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                body = await response.json(content_type=None)
+                version = body.get("version") if isinstance(body, dict) else None
+                self.health = {
+                    "url": self._upstream,
+                    "reachable": True,
+                    "status_code": response.status,
+                    "version": version,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "error": None if response.status == 200 else f"HTTP {response.status}",
+                }
+        except Exception as exc:
+            self.health = {
+                "url": self._upstream,
+                "reachable": False,
+                "status_code": None,
+                "version": None,
+                "latency_ms": None,
+                "error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+            }
+        return self.health
+
+    async def poll_ps(self) -> list[ResidencyEvent]:
+        try:
+            async with self._session().get(
+                f"{self._upstream}/api/ps", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                if response.status != 200:
+                    return []
+                body = await response.json(content_type=None)
+        except Exception:
+            return []  # the upstream is down: check_upstream reports it
+        events = self.timeline.update(parse_ps(body), datetime.now(UTC))
+        for event in events:
+            meta = event.to_dict()
+            meta.pop("timestamp")
+            self._emit(
+                MetricPoint(
+                    f"model.{event.event}",
+                    float(event.size_vram),
+                    "event",
+                    event.timestamp,
+                    self._instance,
+                    meta,
+                )
+            )
+        return events
+
+    def _emit(self, point: MetricPoint) -> None:
+        if self._submit is not None:
+            self._submit(point)
+
+    @property
+    def _instance(self) -> str:
+        return self._settings.instance_name
+
+    # --- what the API and telemetry read -------------------------------------------------
+    def upstream_health(self) -> dict[str, Any]:
+        return dict(self.health)
+
+    def loaded_models(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": r.name,
+                "size": r.size,
+                "size_vram": r.size_vram,
+                "context_length": r.context_length,
+                "expires_at": r.expires_at,
+            }
+            for r in self.timeline.residents.values()
+        ]
+
+    def register_gauges(self, telemetry: Any) -> None:
+        from ollama_proxy.telemetry import names as n
+
+        def last(attr: str) -> Callable[[], float | None]:
+            return lambda: None if self.last is None else float(getattr(self.last, attr))
+
+        telemetry.register_gauge(n.SYSTEM_CPU_PERCENT, "%", "Host CPU use", last("cpu_percent"))
+        telemetry.register_gauge(
+            n.SYSTEM_MEMORY_PERCENT, "%", "Host memory use", last("memory_percent")
+        )
+        telemetry.register_gauge(n.SYSTEM_UPTIME, "h", "Proxy uptime", last("uptime_hours"))
+        telemetry.register_gauge(
+            n.SYSTEM_LOADED_MODELS,
+            "{model}",
+            "Models resident in Ollama",
+            lambda: float(len(self.timeline.residents)) if self.timeline.seen else None,
+        )
+        telemetry.register_gauge(
+            n.SYSTEM_VRAM,
+            "By",
+            "VRAM used per resident model",
+            lambda: [
+                (float(r.size_vram), {"gen_ai.request.model": r.name})
+                for r in self.timeline.residents.values()
+            ],
+        )

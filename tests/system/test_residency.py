@@ -1,0 +1,48 @@
+"""Residency diffs from /api/ps snapshots (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ollama_proxy.system.residency import Timeline, diff, parse_ps
+
+PS = {
+    "models": [
+        {
+            "name": "gemma4",
+            "model": "gemma4",
+            "size": 6591830464,
+            "size_vram": 5333539264,
+            "context_length": 4096,
+            "expires_at": "2025-10-17T16:47:07.93355-07:00",
+        }
+    ]
+}
+AT = datetime(2026, 11, 28, 10, tzinfo=UTC)
+
+
+def test_parse_ps_fixture_f8() -> None:
+    [resident] = parse_ps(PS).values()
+    assert (resident.name, resident.size_vram, resident.context_length) == (
+        "gemma4",
+        5333539264,
+        4096,
+    )
+    assert parse_ps({"models": []}) == {}
+
+
+def test_diff_loads_and_unloads() -> None:
+    now = parse_ps(PS)
+    [load] = diff({}, now, AT)
+    assert (load.model, load.event, load.size_vram) == ("gemma4", "load", 5333539264)
+    [unload] = diff(now, {}, AT)
+    assert (unload.model, unload.event) == ("gemma4", "unload")
+    assert diff(now, now, AT) == []
+
+
+def test_timeline_keeps_events_and_residents() -> None:
+    timeline = Timeline(limit=3)
+    assert [e.event for e in timeline.update(parse_ps(PS), AT)] == ["load"]
+    assert timeline.update(parse_ps(PS), AT) == []
+    assert [e.event for e in timeline.update({}, AT)] == ["unload"]
+    assert timeline.residents == {} and len(timeline.since(AT)) == 2
