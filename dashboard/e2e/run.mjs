@@ -90,9 +90,17 @@ try {
       await page.click(`[data-testid="nav-${name}"]`);
       await page.waitForSelector(`[data-testid="page-${name}"]`);
       await check(`${name} page renders @${width}`, async () => {
-        if (name === "performance") await page.waitForSelector('[data-testid="chart-Latency"] svg', { timeout: 15000 });
+        if (name === "performance") {
+          await page.waitForSelector('[data-testid="chart-Latency"] svg', { timeout: 15000 });
+          await page.waitForSelector('[data-testid="breakdown"] svg', { timeout: 15000 });
+          await page.waitForSelector('[data-testid="chart-CPU and memory"] svg', { timeout: 15000 });
+        }
         if (name === "models") {
           await page.waitForSelector('[data-testid="model-table"]');
+          await page.waitForSelector('[data-testid="timeline"] li');
+          const timeline = await api("/api/stats/models/timeline?time_range=1h");
+          const items = await page.$$('[data-testid="timeline"] li');
+          assert(items.length === timeline.events.length && items.length > 0, `${items.length} timeline rows vs ${timeline.events.length} events`);
           const models = await api("/api/models?time_range=1h");
           const cells = await page.$$eval('[data-testid="model-table"] [data-col="requests"]', (els) => els.map((e) => e.textContent));
           assert(cells.length === models.length, `${cells.length} rows vs ${models.length} models`);

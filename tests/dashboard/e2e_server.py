@@ -37,6 +37,7 @@ async def main() -> None:
     app = create_app(settings)
     runner, url = await start_app(app)
     await generate_traffic(url, requests=80, seed=11, concurrency=4)
+    await app[appkeys.SYSTEM].poll_once()  # residency and system samples, without waiting
     await app[appkeys.RECORDER].flush()
     print(json.dumps({"url": url}), flush=True)
     stop = asyncio.Event()
