@@ -153,3 +153,60 @@ class _DownStore:
 
     def health(self) -> dict[str, object]:
         return {"url": self.url, "kind": self.kind, "healthy": False}
+
+
+async def test_clients_never_notice_a_postgres_outage(tmp_path: Path, pg_database: str) -> None:
+    """1,000 requests through the proxy while PostgreSQL is unreachable all succeed, and after
+    it comes back exactly 1,000 rows are in the table."""
+    import aiohttp
+
+    from ollama_proxy import appkeys
+    from ollama_proxy.app import create_app
+    from ollama_proxy.config import Settings
+    from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
+    from tests.servers import start_app
+
+    forwarder = Forwarder("127.0.0.1", 5432)
+    await forwarder.up()
+    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    settings = Settings(
+        upstream=sim_url,
+        listen="127.0.0.1:0",
+        store_urls=[f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        instance_name="outage",
+    )
+    app = create_app(settings)
+    runner, url = await start_app(app)
+    store = app[appkeys.STORES][0]
+    try:
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("DELETE FROM request_logs")
+        await forwarder.down()
+        body = {"model": "llama3.2", "prompt": "x", "stream": False, "options": {"num_predict": 2}}
+        statuses: list[int] = []
+        async with aiohttp.ClientSession() as http:
+
+            async def one() -> None:
+                async with http.post(f"{url}/api/generate", json=body) as response:
+                    await response.read()
+                    statuses.append(response.status)
+
+            for _ in range(20):
+                await asyncio.gather(*(one() for _ in range(50)))
+        assert statuses == [200] * 1000
+        await app[appkeys.RECORDER].flush()  # the store is still down: all of it journaled
+        assert not app[appkeys.RECORDER].health()[0]["healthy"]
+
+        await forwarder.up()
+        await app[appkeys.RECORDER].flush()
+        rows = await store.fetch(
+            "SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM request_logs "
+            "WHERE instance = 'outage'"
+        )
+        assert (rows[0]["n"], rows[0]["d"]) == (1000, 1000)
+    finally:
+        await runner.cleanup()
+        await sim_runner.cleanup()
+        await forwarder.down()
