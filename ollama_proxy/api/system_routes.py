@@ -77,9 +77,44 @@ async def system(request: web.Request) -> web.Response:
     return json_response(orjson.dumps(body))
 
 
+async def _busy_ms(app: web.Application, model: str, since: datetime) -> float | None:
+    """Milliseconds spent serving requests for `model` since `since` (its load)."""
+    stores = app.get(appkeys.STORES) or []
+    if not stores:
+        return None
+    store = stores[0]
+    # /api/ps says "llama3.2:latest" where requests say "llama3.2".
+    names = {"a": model, "b": model.removesuffix(":latest")}
+    if store.kind in ("chdb", "clickhouse"):
+        sql = (
+            "SELECT sum(latency_ms) AS busy FROM request_logs FINAL "
+            "WHERE model IN ({a:String}, {b:String}) AND timestamp >= {since:DateTime64(6, 'UTC')}"
+        )
+        params: dict[str, Any] = {**names, "since": since.strftime("%Y-%m-%d %H:%M:%S.%f")}
+    else:
+        sql = (
+            "SELECT sum(latency_ms) AS busy FROM request_logs "
+            "WHERE model IN (:a, :b) AND timestamp >= :since"
+        )
+        stamp = since if store.kind == "postgres" else since.replace(tzinfo=None)
+        params = {**names, "since": stamp}
+    rows = await store.fetch(sql, params)
+    return float(rows[0]["busy"] or 0.0) if rows else 0.0
+
+
 async def models_loaded(request: web.Request) -> web.Response:
+    """Resident models now, with how long each has been in memory and how much of that idle
+    (resident time minus the time its requests took; overlapping requests can make it 0)."""
     monitor = request.app.get(appkeys.SYSTEM)
     models = monitor.loaded_models() if monitor is not None else []
+    for model in models:
+        model["idle_s"] = None
+        loaded_at = model.get("loaded_at")
+        if loaded_at and model.get("resident_s") is not None:
+            since = datetime.fromisoformat(loaded_at.replace("Z", "+00:00"))
+            busy = await _busy_ms(request.app, model["name"], since)
+            if busy is not None:
+                model["idle_s"] = round(max(0.0, model["resident_s"] - busy / 1000), 3)
     return json_response(orjson.dumps({"models": models, "polled": bool(monitor)}))
 
 

@@ -184,6 +184,7 @@ class SystemMonitor:
         return dict(self.health)
 
     def loaded_models(self) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
         return [
             {
                 "name": r.name,
@@ -191,6 +192,8 @@ class SystemMonitor:
                 "size_vram": r.size_vram,
                 "context_length": r.context_length,
                 "expires_at": r.expires_at,
+                "loaded_at": _iso(self.timeline.loaded_at.get(r.name)),
+                "resident_s": self.timeline.resident_for(r.name, now),
             }
             for r in self.timeline.residents.values()
         ]
@@ -221,3 +224,7 @@ class SystemMonitor:
                 for r in self.timeline.residents.values()
             ],
         )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +26,11 @@ class ResidencyEvent:
     size_vram: int
     context_length: int
     expires_at: str
+    resident_s: float | None = None  # on unloads: how long the model stayed in memory
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "resident_s": self.resident_s,
             "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
             "model": self.model,
             "event": self.event,
@@ -78,15 +80,30 @@ class Timeline:
 
     def __init__(self, limit: int = 10_000) -> None:
         self.residents: dict[str, Resident] = {}
+        self.loaded_at: dict[str, datetime] = {}
         self.events: deque[ResidencyEvent] = deque(maxlen=limit)
         self.seen = False  # at least one /api/ps answer so far
 
     def update(self, snapshot: dict[str, Resident], at: datetime) -> list[ResidencyEvent]:
         # Models already resident when the proxy starts appear as loads seen at that moment.
-        events = diff(self.residents, snapshot, at)
+        events = [self._with_duration(e) for e in diff(self.residents, snapshot, at)]
         self.residents, self.seen = snapshot, True
         self.events.extend(events)
         return events
+
+    def _with_duration(self, event: ResidencyEvent) -> ResidencyEvent:
+        if event.event == "load":
+            self.loaded_at[event.model] = event.timestamp
+            return event
+        started = self.loaded_at.pop(event.model, None)
+        if started is None:
+            return event
+        seconds = (event.timestamp - started).total_seconds()
+        return replace(event, resident_s=round(seconds, 3))
+
+    def resident_for(self, name: str, now: datetime) -> float | None:
+        started = self.loaded_at.get(name)
+        return None if started is None else round((now - started).total_seconds(), 3)
 
     def since(self, start: datetime) -> list[ResidencyEvent]:
         return [e for e in self.events if e.timestamp >= start]

@@ -44,5 +44,8 @@ def test_timeline_keeps_events_and_residents() -> None:
     timeline = Timeline(limit=3)
     assert [e.event for e in timeline.update(parse_ps(PS), AT)] == ["load"]
     assert timeline.update(parse_ps(PS), AT) == []
-    assert [e.event for e in timeline.update({}, AT)] == ["unload"]
+    later = AT.replace(minute=5)
+    [unload] = timeline.update({}, later)
+    assert (unload.event, unload.resident_s) == ("unload", 300.0)
     assert timeline.residents == {} and len(timeline.since(AT)) == 2
+    assert timeline.resident_for("gemma4", later) is None

@@ -49,7 +49,12 @@ async def test_residency_load_unload_and_expiry_are_seen(tmp_path: Path) -> None
             assert [(e.model, e.event) for e in events] == [("llama3.2:latest", "load")]
             loaded = await (await http.get(f"{url}/api/stats/models/loaded")).json()
             assert [m["name"] for m in loaded["models"]] == ["llama3.2:latest"]
-            assert loaded["models"][0]["size_vram"] > 0
+            [resident] = loaded["models"]
+            assert resident["size_vram"] > 0 and resident["loaded_at"]
+            await app[appkeys.RECORDER].flush()  # idle time joins the stored requests
+            loaded = await (await http.get(f"{url}/api/stats/models/loaded")).json()
+            [resident] = loaded["models"]
+            assert 0 <= resident["idle_s"] <= resident["resident_s"]
 
             # Explicit unload: keep_alive 0 with an empty prompt.
             unload = {"model": "llama3.2", "prompt": "", "keep_alive": 0}
@@ -72,6 +77,8 @@ async def test_residency_load_unload_and_expiry_are_seen(tmp_path: Path) -> None
                 await http.get(f"{url}/api/stats/models/timeline", params={"time_range": "1h"})
             ).json()
             assert [e["event"] for e in timeline["events"]] == ["load", "unload", "load", "unload"]
+            unloads = [e for e in timeline["events"] if e["event"] == "unload"]
+            assert all(e["resident_s"] is not None and e["resident_s"] >= 0 for e in unloads)
             bad = await http.get(f"{url}/api/stats/models/timeline", params={"time_range": "2y"})
             assert bad.status == 400 and (await bad.json())["field"] == "time_range"
     finally:
