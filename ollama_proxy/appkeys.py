@@ -1,24 +1,31 @@
 """Typed keys for the objects shared through the aiohttp application.
 
-The composition root (`app.py`) sets them; handlers read them. Typed with `Any` where the
-concrete class lives in a module that would otherwise import upward.
+The composition root (`app.py`) sets them; handlers read them. The classes are imported for
+type checking only, so this module imports nothing upward at run time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
 from ollama_proxy.config import Settings
 
+if TYPE_CHECKING:
+    from ollama_proxy.proxy.handler import InFlight
+    from ollama_proxy.recorder import Recorder
+    from ollama_proxy.store.base import Store
+    from ollama_proxy.system.monitor import SystemMonitor
+    from ollama_proxy.telemetry import Telemetry
+
 SETTINGS = web.AppKey("settings", Settings)
 UPSTREAM_SESSION = web.AppKey("upstream_session", aiohttp.ClientSession)
-RECORDER = web.AppKey("recorder", Any)  # ollama_proxy.recorder.Recorder
-STORES = web.AppKey("stores", Any)  # list[ollama_proxy.store.base.Store]; queries use [0]
-OBSERVER = web.AppKey("observer", Any)  # ollama_proxy.proxy.observer.Observer (telemetry)
-TELEMETRY = web.AppKey("telemetry", Any)  # ollama_proxy.telemetry Telemetry, when enabled
-INFLIGHT = web.AppKey("inflight", Any)  # ollama_proxy.proxy.handler.InFlight
+RECORDER: web.AppKey[Recorder] = web.AppKey("recorder")
+STORES: web.AppKey[list[Store]] = web.AppKey("stores")  # queries are served from [0]
+OBSERVER: web.AppKey[Any] = web.AppKey("observer")  # proxy.observer.Observer
+TELEMETRY: web.AppKey[Telemetry | None] = web.AppKey("telemetry")
+INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 STARTED_AT = web.AppKey("started_at", float)  # time.time() at start, for uptime
-SYSTEM = web.AppKey("system", Any)  # ollama_proxy.system: samplers, residency, upstream health
+SYSTEM: web.AppKey[SystemMonitor] = web.AppKey("system")  # samplers, residency, upstream

@@ -6,6 +6,7 @@ index.html (the app routes on the client). Paths that leave the bundle directory
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -28,7 +29,10 @@ def resolve(root: Path, tail: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def make_handler(root: Path = BUNDLE) -> web.Handler:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_handler(root: Path = BUNDLE) -> Handler:
     root = root.resolve()
 
     async def dashboard(request: web.Request) -> web.StreamResponse:

@@ -38,8 +38,9 @@ if [ -f dashboard/package.json ]; then
   (cd dashboard && npm run build && npm test)
 fi
 
-echo "== lint"
+echo "== lint and types"
 "$VENV/bin/ruff" check ollama_proxy tests bench
+"$VENV/bin/mypy"
 
 echo "== pytest"
 "$VENV/bin/pytest" -q -p no:cacheprovider

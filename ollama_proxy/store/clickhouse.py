@@ -116,7 +116,7 @@ class _ChdbBackend(_Backend):
         if session is None:
             from chdb import session as chdb_session
 
-            session = chdb_session.Session(self.path)
+            session = chdb_session.Session(self.path)  # type: ignore[no-untyped-call]
             _CHDB_SESSIONS[self.path] = session
         return session
 
