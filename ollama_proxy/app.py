@@ -17,6 +17,7 @@ from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.api.system_routes import add_system_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.dashboard import add_dashboard_routes
+from ollama_proxy.proxy.access import Access, RateLimiter, parse_keys
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
 
@@ -143,6 +144,20 @@ def _build_telemetry(settings: Settings, observer: Observer | None) -> Any:
     return None
 
 
+def build_access(settings: Settings) -> Access:
+    limiter = (
+        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+        if settings.rate_limit_rps > 0
+        else None
+    )
+    return Access(
+        parse_keys(settings.proxy_api_keys),
+        limiter,
+        settings.hash_client_ips,
+        settings.client_ip_salt or settings.instance_name,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -181,7 +196,7 @@ def create_app(
     if submit is None and with_stores and settings.enable_instrumentation:
         app.cleanup_ctx.append(_system_ctx(settings))  # after the session and the recorder
 
-    handler = ProxyHandler(settings, None, submit, observer, inflight)
+    handler = ProxyHandler(settings, None, submit, observer, inflight, build_access(settings))
     app[PROXY_HANDLER] = handler
     app.cleanup_ctx.insert(0, _session_ctx(settings))
     if settings.spawn_ollama:

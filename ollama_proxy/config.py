@@ -238,6 +238,38 @@ class Settings(BaseSettings):
         description="The ollama executable used with SPAWN_OLLAMA (a name on PATH or a path).",
     )
 
+    # --- access and privacy ---------------------------------------------------------------
+    proxy_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("PROXY_API_KEYS", "proxy_api_keys"),
+        description="Comma-separated `label:key` pairs; when set, clients of the Ollama routes "
+        "must send `Authorization: Bearer KEY` (401 otherwise), the label is recorded as the "
+        "client and the header is not forwarded.",
+    )
+    rate_limit_rps: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=_env("RATE_LIMIT_RPS", "rate_limit_rps"),
+        description="Requests per second allowed per client on the Ollama routes (429 with "
+        "Retry-After beyond it); 0 = no limit.",
+    )
+    rate_limit_burst: int = Field(
+        20,
+        ge=1,
+        validation_alias=_env("RATE_LIMIT_BURST", "rate_limit_burst"),
+        description="Requests a client may send at once before RATE_LIMIT_RPS applies.",
+    )
+    hash_client_ips: bool = Field(
+        False,
+        validation_alias=_env("HASH_CLIENT_IPS", "hash_client_ips"),
+        description="Record client addresses as salted hashes instead of as they are.",
+    )
+    client_ip_salt: str = Field(
+        "",
+        validation_alias=_env("CLIENT_IP_SALT", "client_ip_salt"),
+        description="Salt of the client address hashes (default: INSTANCE_NAME).",
+    )
+
     # --- API and dashboard ----------------------------------------------------------------
     admin_token: str = Field(
         "",
@@ -306,12 +338,20 @@ class Settings(BaseSettings):
     )
 
     # ---------------------------------------------------------------------------------------
-    @field_validator("store_urls", "cors_origins", mode="before")
+    @field_validator("store_urls", "cors_origins", "proxy_api_keys", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("proxy_api_keys")
+    @classmethod
+    def _check_keys(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if entry.endswith(":"):
+                raise ValueError(f"entry {entry!r} has an empty key; expected label:key")
+        return entries
 
     @field_validator("listen")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
 import aiohttp
@@ -19,13 +19,19 @@ from aiohttp import web
 
 from ollama_proxy.config import Settings
 from ollama_proxy.meter.meter import Meter
+from ollama_proxy.proxy.access import Access, Refusal
 from ollama_proxy.proxy.headers import (
     request_headers,
     response_headers,
     skipped_auto_headers,
     target_url,
 )
-from ollama_proxy.proxy.observer import NullObserver, Observer, RequestObservation
+from ollama_proxy.proxy.observer import (
+    NULL_OBSERVATION,
+    NullObserver,
+    Observer,
+    RequestObservation,
+)
 from ollama_proxy.proxy.routes import Route, classify
 from ollama_proxy.records import RequestRecord
 
@@ -78,6 +84,7 @@ class ProxyHandler:
         submit: Callable[[RequestRecord], None] | None,
         observer: Observer | None = None,
         inflight: InFlight | None = None,
+        access: Access | None = None,
     ) -> None:
         self.session = session  # set by the app's cleanup context once the loop runs
         self._upstream = settings.upstream_url
@@ -87,22 +94,50 @@ class ProxyHandler:
         self._observer: Observer = observer or NullObserver()
         self._instance = settings.instance_name
         self.inflight = inflight or InFlight()
+        self._access = access or Access({})
+        # The proxy's own API keys are not Ollama's business: never forwarded.
+        self._drop_headers = ("Authorization",) if self._access.requires_key else ()
         self.requests_total = 0  # metered requests finished, for the error-rate sampler
         self.errors_total = 0
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         self.inflight.enter()
         try:
+            client = None
+            if not self._access.open:
+                checked = self._access.check(request.headers, request.remote or "", monotonic())
+                if isinstance(checked, Refusal):
+                    return self._refuse(request, checked)
+                client = checked
             if not self._metering:
                 return await self._forward(request, None, None)
-            return await self._metered(request)
+            return await self._metered(request, client)
         finally:
             self.inflight.leave()
 
-    async def _metered(self, request: web.Request) -> web.StreamResponse:
+    def _refuse(self, request: web.Request, refusal: Refusal) -> web.Response:
+        """401/429 in Ollama's error shape; counted as an error record (no upstream call)."""
+        body = error_body(refusal.message)
+        headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
+        if self._metering:
+            started = perf_counter()
+            route = classify(request.path)
+            record = self._new_record(request, route)
+            record.client = refusal.client or record.client
+            meter = Meter(record, route, started)
+            meter.observe_response_start(refusal.status, "application/json", started)
+            meter.observe_chunk(body, started)
+            self._finish(meter, NULL_OBSERVATION, {"cancelled": False, "upstream_error": None})
+        return web.Response(
+            status=refusal.status, body=body, content_type="application/json", headers=headers
+        )
+
+    async def _metered(self, request: web.Request, client: str | None) -> web.StreamResponse:
         started = perf_counter()
         route = classify(request.path)
         record = self._new_record(request, route)
+        if client is not None:
+            record.client = client  # the API key's label, or the hashed address
         meter = Meter(record, route, started)
         observation = self._observer.start(request, route, record)
         outcome: dict[str, Any] = {"cancelled": False, "upstream_error": None}
@@ -153,7 +188,9 @@ class ProxyHandler:
         observation: RequestObservation | None,
         outcome: dict[str, Any] | None = None,
     ) -> web.StreamResponse:
-        headers = request_headers(request.headers, self._upstream, request.remote)
+        headers = request_headers(
+            request.headers, self._upstream, request.remote, self._drop_headers
+        )
         if observation is not None:
             observation.inject(headers)
         skip = skipped_auto_headers(request.headers)

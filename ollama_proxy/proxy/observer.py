@@ -43,10 +43,13 @@ class _NullObservation:
         pass
 
 
+NULL_OBSERVATION = _NullObservation()
+
+
 class NullObserver:
     """Observer used when telemetry is off: costs one call per hook."""
 
-    _observation = _NullObservation()
+    _observation = NULL_OBSERVATION
 
     def start(
         self, request: web.Request, route: Route, record: RequestRecord

@@ -1,0 +1,96 @@
+"""API keys, rate limits and hashed client addresses on the proxied Ollama routes."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from pydantic import ValidationError
+
+from ollama_proxy.app import create_app
+from ollama_proxy.config import Settings
+from ollama_proxy.proxy.access import Access, RateLimiter, Refusal, hash_ip, parse_keys
+from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
+from tests.proxy.conftest import RecordSink, proxy_settings
+from tests.proxy.tap import TapRelay, parse_request_bodies
+from tests.servers import start_app
+
+
+def test_keys_are_checked_and_labelled() -> None:
+    access = Access(parse_keys(["laptop:k-123", "ci:k-456"]))
+    assert access.check({"Authorization": "Bearer k-456"}, "10.0.0.1", 0.0) == "ci"
+    for bad in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic k-123"}):
+        refusal = access.check(bad, "10.0.0.1", 0.0)
+        assert isinstance(refusal, Refusal) and refusal.status == 401
+
+
+def test_token_bucket_refuses_with_a_retry_after() -> None:
+    limiter = RateLimiter(rate=2, burst=2)
+    assert limiter.take("a", 0.0) is None and limiter.take("a", 0.0) is None
+    wait = limiter.take("a", 0.0)
+    assert wait == pytest.approx(0.5)
+    assert limiter.take("b", 0.0) is None  # per client
+    assert limiter.take("a", 0.6) is None  # refilled
+
+
+def test_hashed_addresses_are_stable_and_salted() -> None:
+    assert hash_ip("10.0.0.1", "s") == hash_ip("10.0.0.1", "s") != hash_ip("10.0.0.1", "t")
+    assert "10.0.0.1" not in hash_ip("10.0.0.1", "s")
+    assert Access({}).open and not Access({}, hash_ips=True).open
+
+
+def test_an_empty_key_is_a_clear_settings_error() -> None:
+    with pytest.raises(ValidationError, match="label:key"):
+        Settings(proxy_api_keys=["laptop:"])
+
+
+async def test_api_keys_guard_ollama_routes_and_never_reach_ollama() -> None:
+    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    from yarl import URL
+
+    relay = TapRelay("127.0.0.1", URL(sim_url).port or 0)
+    records = RecordSink()
+    settings = proxy_settings(await relay.start(), proxy_api_keys=["laptop:secret-1"])
+    runner, url = await start_app(create_app(settings, submit=records.append))
+    try:
+        async with aiohttp.ClientSession() as http:
+            denied = await http.get(f"{url}/api/tags")
+            assert denied.status == 401 and "API key" in (await denied.json())["error"]
+            ok = await http.get(f"{url}/api/tags", headers={"Authorization": "Bearer secret-1"})
+            assert ok.status == 200
+            health = await http.get(f"{url}/api/health")  # our own routes have their own auth
+            assert health.status in (200, 503)
+        got = await records.await_for(2)
+        assert [(r.http_status, r.client) for r in got[:2]] == [(401, "127.0.0.1"), (200, "laptop")]
+        forwarded = [
+            request
+            for conn in relay.request_bytes
+            for request, _ in parse_request_bodies(bytes(conn))
+            if request.target == b"/api/tags"
+        ]
+        assert len(forwarded) == 1, "the refused request never reached Ollama"
+        assert b"authorization" not in {k.lower() for k, _ in forwarded[0].headers}
+    finally:
+        await runner.cleanup()
+        await relay.close()
+        await sim_runner.cleanup()
+
+
+async def test_rate_limit_answers_429_with_retry_after_and_hashes_clients() -> None:
+    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    records = RecordSink()
+    settings = proxy_settings(sim_url, rate_limit_rps=0.5, rate_limit_burst=2, hash_client_ips=True)
+    runner, url = await start_app(create_app(settings, submit=records.append))
+    try:
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for _ in range(3):
+                async with http.get(f"{url}/api/version") as response:
+                    statuses.append(response.status)
+                    retry = response.headers.get("Retry-After")
+        assert statuses == [200, 200, 429] and retry == "2"
+        got = await records.await_for(3)
+        assert all(r.client.startswith("ip-") for r in got)
+        assert got[2].status == "error" and got[2].http_status == 429
+    finally:
+        await runner.cleanup()
+        await sim_runner.cleanup()
