@@ -1,0 +1,106 @@
+"""The simulator and the proxy as real processes (`python -m ollama_proxy ...`), for faults that
+need a process boundary: SIGTERM, SIGKILL, memory of the process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered (a 503 from /api/health is an answer)
+        except Exception:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer")
+
+
+@dataclass
+class Proc:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def signal(self, sig: int) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(60)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def simulator(*args: str) -> Proc:
+    port = free_port()
+    cmd = [sys.executable, "-m", "ollama_proxy", "simulate", "--listen", f"127.0.0.1:{port}"]
+    process = subprocess.Popen([*cmd, *args], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/version")
+    return Proc(process, url)
+
+
+def proxy(upstream: str, workdir: Path, *extra: str, port: int | None = None) -> Proc:
+    port = port or free_port()
+    env = dict(
+        os.environ,
+        JOURNAL_DIR=str(workdir / "journal"),
+        METRICS_EXPORT_INTERVAL="2",
+        SHUTDOWN_GRACE_S="30",
+        INSTANCE_NAME="faults",
+        APP_PROFILE="prod",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "ollama_proxy",
+        "serve",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--upstream",
+        upstream,
+        "--store",
+        f"sqlite:///{workdir / 'faults.db'}",
+        *extra,
+    ]
+    process = subprocess.Popen(cmd, cwd=workdir, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/api/health")
+    return Proc(process, url)
+
+
+def stored_ids(workdir: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(workdir / "faults.db") as conn:
+        return [row[0] for row in conn.execute("SELECT request_id FROM request_logs")]
