@@ -104,3 +104,23 @@ def stored_ids(workdir: Path) -> list[str]:
 
     with sqlite3.connect(workdir / "faults.db") as conn:
         return [row[0] for row in conn.execute("SELECT request_id FROM request_logs")]
+
+
+def record_figure(
+    fault: str, sent: int, expected: int, stored: int, duplicates: int, server_errors: int
+) -> None:
+    """Append one row of docs/reliability.md's table when FAULTS_REPORT names a file."""
+    import json
+
+    target = os.environ.get("FAULTS_REPORT")
+    if target:
+        row = {
+            "fault": fault,
+            "requests_sent": sent,
+            "records_expected": expected,
+            "records_stored": stored,
+            "duplicates": duplicates,
+            "5xx": server_errors,
+        }
+        with open(target, "a") as handle:
+            handle.write(json.dumps(row) + "\n")

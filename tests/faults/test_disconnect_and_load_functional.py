@@ -13,7 +13,7 @@ from yarl import URL
 
 from ollama_proxy.app import create_app
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.faults.procs import proxy, simulator, stored_ids
+from tests.faults.procs import proxy, record_figure, simulator, stored_ids
 from tests.proxy.conftest import RecordSink, proxy_settings
 from tests.proxy.tap import TapRelay, http_request
 from tests.servers import start_app
@@ -129,5 +129,13 @@ async def test_many_concurrent_streams_no_errors_no_growth_every_record(tmp_path
     second_half = [mb for t, mb in rss if t >= seconds / 2]
     assert max(second_half) - min(second_half) < 15, f"RSS moved {second_half}"
     ids = stored_ids(tmp_path)
+    record_figure(
+        f"{streams} concurrent streams for {seconds:.0f} s",
+        done,
+        done,
+        len(ids),
+        len(ids) - len(set(ids)),
+        errors,
+    )
     # Every client request stored exactly once (the monitor's own polls are not records).
     assert len(ids) == len(set(ids)) == done

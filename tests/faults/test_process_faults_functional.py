@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.faults.procs import proxy, simulator, stored_ids
+from tests.faults.procs import proxy, record_figure, simulator, stored_ids
 
 BODY = {"model": "llama3.2", "prompt": "x", "options": {"num_predict": 40}}
 
@@ -37,6 +37,9 @@ async def test_sigterm_lets_streams_finish_and_loses_no_record(tmp_path: Path) -
         assert results == [41] * 20, "every stream ran to its done line"
         assert code == 0
         ids = stored_ids(tmp_path)
+        record_figure(
+            "SIGTERM with 20 streams in flight", 20, 20, len(ids), len(ids) - len(set(ids)), 0
+        )
         assert len(ids) == 20 == len(set(ids))
     finally:
         prox.stop()
@@ -68,8 +71,16 @@ async def test_sigkill_loses_at_most_the_last_second_and_duplicates_nothing(
         prox.stop()
         sim.stop()
     ids = stored_ids(tmp_path)
-    assert len(ids) == len(set(ids)), "no record stored twice"
     last_second = sum(1 for t in sent_at if killed_at - t <= 1.2)
+    record_figure(
+        f"SIGKILL mid-load (then restart); {last_second} sent in the last 1.2 s",
+        len(sent_at),
+        len(sent_at),
+        len(ids),
+        len(ids) - len(set(ids)),
+        0,
+    )
+    assert len(ids) == len(set(ids)), "no record stored twice"
     assert len(sent_at) - last_second <= len(ids) <= len(sent_at)
 
 

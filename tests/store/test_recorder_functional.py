@@ -205,6 +205,16 @@ async def test_clients_never_notice_a_postgres_outage(tmp_path: Path, pg_databas
             "SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM request_logs "
             "WHERE instance = 'outage'"
         )
+        from tests.faults.procs import record_figure
+
+        record_figure(
+            "PostgreSQL unreachable for 1,000 requests, then back",
+            1000,
+            1000,
+            rows[0]["n"],
+            rows[0]["n"] - rows[0]["d"],
+            sum(s >= 500 for s in statuses),
+        )
         assert (rows[0]["n"], rows[0]["d"]) == (1000, 1000)
     finally:
         await runner.cleanup()
