@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,10 @@ def wait_http(url: str, timeout: float = 20) -> None:
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
+        except urllib.error.HTTPError:
+            return  # it answered (a 503 from /api/health is an answer)
         except Exception:
-            time.sleep(0.1)
+            time.sleep(0.05)
     raise RuntimeError(f"{url} did not come up")
 
 

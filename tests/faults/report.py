@@ -1,6 +1,7 @@
 """Renders docs/reliability.md's figures from the rows the fault tests append.
 
-FAULTS_REPORT=/tmp/faults.jsonl FAULTS_SCALE=12 pytest tests/faults tests/store -k "outage or sig or concurrent"
+export FAULTS_REPORT=/tmp/faults.jsonl FAULTS_SCALE=12
+pytest tests/faults tests/store -k "outage or sig or concurrent"
 python -m tests.faults.report /tmp/faults.jsonl
 """
 

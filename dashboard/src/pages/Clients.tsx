@@ -2,6 +2,7 @@ import { useSettings } from "../context/Settings";
 import { useFetchStats } from "../hooks/useFetchStats";
 import { Empty, Failure, Loading } from "../components/StateBox";
 import BarCompare from "../components/BarCompare";
+import { TableHead } from "../components/TableHead";
 import { MUTED, PANEL } from "../components/ui";
 import { compact, duration, percent, timestamp } from "../utils/formatters";
 import type { ClientRow } from "./types";
@@ -18,15 +19,7 @@ export default function Clients() {
       <BarCompare title="tokens by client" rows={bars} dataKey="tokens" format={compact} />
       <div className={`${PANEL} overflow-x-auto p-0`}>
         <table className="w-full text-left text-sm" data-testid="client-table">
-          <thead className={MUTED}>
-            <tr>
-              {["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "models", "last seen"].map((h) => (
-                <th key={h} className="px-3 py-2 font-medium">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead columns={["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "models", "last seen"]} />
           <tbody>
             {clients.data.map((c) => (
               <tr key={c.client} className="border-t border-slate-100 dark:border-slate-800">

@@ -2,6 +2,7 @@ import { useMemo, useState } from "react";
 import { useSettings, type TimeRange } from "../context/Settings";
 import { useFetchStats } from "../hooks/useFetchStats";
 import { Empty, Failure, Loading } from "../components/StateBox";
+import { TableHead } from "../components/TableHead";
 import { BUTTON, INPUT, MUTED, PANEL } from "../components/ui";
 import { buildUrl } from "../utils/api";
 import { compact, duration, timestamp } from "../utils/formatters";
@@ -83,15 +84,7 @@ export default function Logs() {
       {page.data && page.data.total > 0 ? (
         <div className={`${PANEL} overflow-x-auto p-0`}>
           <table className="w-full text-left text-sm" data-testid="log-table">
-            <thead className={MUTED}>
-              <tr>
-                {["time", "model", "client", "endpoint", "tokens", "latency", "TTFT", "status"].map((h) => (
-                  <th key={h} className="px-3 py-2 font-medium">
-                    {h}
-                  </th>
-                ))}
-              </tr>
-            </thead>
+            <TableHead columns={["time", "model", "client", "endpoint", "tokens", "latency", "TTFT", "status"]} />
             <tbody>
               {page.data.logs.map((row) => (
                 <tr key={row.id} className="cursor-pointer border-t border-slate-100 hover:bg-slate-50 dark:border-slate-800 dark:hover:bg-slate-800/50" onClick={() => setSelected(row.id)}>

@@ -1,6 +1,7 @@
 import { useSettings } from "../context/Settings";
 import { useFetchStats } from "../hooks/useFetchStats";
 import { Empty, Failure, Loading } from "../components/StateBox";
+import { TableHead } from "../components/TableHead";
 import { MUTED, PANEL } from "../components/ui";
 import { compact, duration, percent, rate, timestamp } from "../utils/formatters";
 import type { ModelRow } from "./types";
@@ -24,15 +25,7 @@ export default function Models() {
     <div className="space-y-3">
       <div className={`${PANEL} overflow-x-auto p-0`}>
         <table className="w-full text-left text-sm" data-testid="model-table">
-          <thead className={MUTED}>
-            <tr>
-              {["model", "requests", "avg latency", "p95 latency", "tokens", "tokens/s", "TTFT", "cold loads", "avg load", "errors", "last used", "loaded"].map((h) => (
-                <th key={h} className="px-3 py-2 font-medium">
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead columns={["model", "requests", "avg latency", "p95 latency", "tokens", "tokens/s", "TTFT", "cold loads", "avg load", "errors", "last used", "loaded"]} />
           <tbody>
             {models.data.map((m) => (
               <tr key={m.model_name} className="border-t border-slate-100 dark:border-slate-800">
