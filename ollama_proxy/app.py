@@ -65,6 +65,7 @@ def _recorder_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
         app[appkeys.RECORDER] = recorder
         await recorder.start()
         app[PROXY_HANDLER].submit = recorder.submit
+        app[PROXY_HANDLER].submit_content = recorder.submit_content
         yield
         await recorder.close()  # final flush of everything queued
         for store in stores:

@@ -10,6 +10,7 @@ accepted values.
 
 from __future__ import annotations
 
+import re
 import socket
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -270,6 +271,35 @@ class Settings(BaseSettings):
         description="Salt of the client address hashes (default: INSTANCE_NAME).",
     )
 
+    capture_content: bool = Field(
+        False,
+        validation_alias=_env("CAPTURE_CONTENT", "capture_content"),
+        description="Opt-in: store prompt and response text (redacted) in `request_content`. "
+        "Off by default: no text is stored anywhere.",
+    )
+    capture_redact_patterns: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            r"sk-[A-Za-z0-9_-]{16,}",
+            r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+",
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+        ],
+        validation_alias=_env("CAPTURE_REDACT_PATTERNS", "capture_redact_patterns"),
+        description="Comma-separated regular expressions replaced by [REDACTED] in captured "
+        "text (default: API keys, bearer tokens, e-mail addresses).",
+    )
+    capture_retention_days: int = Field(
+        7,
+        ge=1,
+        validation_alias=_env("CAPTURE_RETENTION_DAYS", "capture_retention_days"),
+        description="Days captured text is kept (apart from RETENTION_DAYS of the logs).",
+    )
+    capture_max_bytes: int = Field(
+        65536,
+        ge=1024,
+        validation_alias=_env("CAPTURE_MAX_BYTES", "capture_max_bytes"),
+        description="Bytes of prompt and of response text kept per request.",
+    )
+
     # --- API and dashboard ----------------------------------------------------------------
     admin_token: str = Field(
         "",
@@ -338,12 +368,24 @@ class Settings(BaseSettings):
     )
 
     # ---------------------------------------------------------------------------------------
-    @field_validator("store_urls", "cors_origins", "proxy_api_keys", mode="before")
+    @field_validator(
+        "store_urls", "cors_origins", "proxy_api_keys", "capture_redact_patterns", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("capture_redact_patterns")
+    @classmethod
+    def _check_patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
+        return patterns
 
     @field_validator("proxy_api_keys")
     @classmethod

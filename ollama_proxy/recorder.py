@@ -18,13 +18,14 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from ollama_proxy.config import Settings
-from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store.base import Store
 from ollama_proxy.store.journal import Batch, Journal, encode, store_dir
 
@@ -59,6 +60,7 @@ class Recorder:
         self._settings = settings
         self._requests: deque[RequestRecord] = deque(maxlen=settings.queue_max_records)
         self._metrics: deque[MetricPoint] = deque(maxlen=settings.queue_max_records)
+        self._contents: deque[ContentRecord] = deque(maxlen=settings.queue_max_records)
         self._lanes = [
             _Lane(store, Journal(store_dir(settings.journal_dir, store.url))) for store in stores
         ]
@@ -84,6 +86,12 @@ class Recorder:
         if len(self._metrics) == self._metrics.maxlen:
             self._dropped()
         self._metrics.append(point)
+
+    def submit_content(self, item: ContentRecord) -> None:
+        """CAPTURE_CONTENT only: redacted prompt and response text of one request."""
+        if len(self._contents) == self._contents.maxlen:
+            self._dropped()
+        self._contents.append(item)
 
     def _dropped(self) -> None:
         self.dropped += 1
@@ -130,9 +138,9 @@ class Recorder:
 
     async def _journal_queue(self) -> None:
         async with self._io:
-            if not self._requests and not self._metrics:
+            if not self._requests and not self._metrics and not self._contents:
                 return
-            batch = Batch(_drain(self._requests), _drain(self._metrics))
+            batch = Batch(_drain(self._requests), _drain(self._metrics), _drain(self._contents))
             # Encoding is CPU work: done here, on the loop, in one go. Only the write and the
             # fsync (which release the GIL) go to a thread, so the proxy's loop is not kept
             # waiting on a CPU-bound thread for the GIL.
@@ -171,6 +179,16 @@ class Recorder:
             if lane.failures:
                 log.info("store_recovered", store=lane.store.url, replayed=lane.replayed)
             lane.failures = 0
+            await self._purge_content(lane)
+
+    async def _purge_content(self, lane: _Lane) -> None:
+        if not self._settings.capture_content:
+            return
+        cutoff = datetime.now(UTC) - timedelta(days=self._settings.capture_retention_days)
+        try:
+            await lane.store.purge_content(cutoff)
+        except Exception as exc:  # retried at the next push
+            log.warning("content_purge_failed", store=lane.store.url, error=str(exc))
 
     async def _write(self, store: Store, batch: Batch) -> None:
         size = self._settings.batch_max_records
@@ -178,6 +196,8 @@ class Recorder:
             await store.write_requests(batch.requests[start : start + size])
         for start in range(0, len(batch.metrics), size):
             await store.write_metrics(batch.metrics[start : start + size])
+        for start in range(0, len(batch.contents), size):
+            await store.write_content(batch.contents[start : start + size])
 
     # --- reporting -----------------------------------------------------------------------
     def health(self) -> list[dict[str, Any]]:

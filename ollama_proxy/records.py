@@ -120,3 +120,21 @@ class MetricPoint:
         if isinstance(values.get("timestamp"), str):
             values["timestamp"] = datetime.fromisoformat(values["timestamp"])
         return cls(**values)
+
+
+@dataclass(slots=True)
+class ContentRecord:
+    """Prompt and response text of one request, redacted; only with CAPTURE_CONTENT=true."""
+
+    request_id: str
+    timestamp: datetime
+    instance: str = ""
+    prompt: str = ""
+    response: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContentRecord:
+        values = dict(data)
+        if isinstance(values.get("timestamp"), str):
+            values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+        return cls(**values)

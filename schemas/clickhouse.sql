@@ -81,6 +81,20 @@ PARTITION BY toDate(timestamp)
 ORDER BY (metric_name, timestamp, point_id)
 TTL toDateTime(timestamp) + INTERVAL {{ RETENTION_DAYS }} DAY;
 
+-- Opt-in (CAPTURE_CONTENT): prompt and response text, redacted. Its TTL is set by the proxy
+-- from CAPTURE_RETENTION_DAYS (ALTER TABLE ... MODIFY TTL), apart from the request logs'.
+CREATE TABLE IF NOT EXISTS request_content {{ ON_CLUSTER }}
+(
+    request_id String,
+    timestamp DateTime64(3, 'UTC'),
+    instance LowCardinality(String),
+    prompt String CODEC(ZSTD(3)),
+    response String CODEC(ZSTD(3))
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toDate(timestamp)
+ORDER BY (timestamp, request_id);
+
 -- Per-minute rollups: aggregate states merge correctly (never SummingMergeTree over averages
 -- or quantiles). Read with sumMerge/countMerge/quantilesTDigestMerge.
 CREATE TABLE IF NOT EXISTS request_rollup_1m {{ ON_CLUSTER }}

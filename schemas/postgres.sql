@@ -77,6 +77,18 @@ CREATE TABLE IF NOT EXISTS ollama_metrics (
 CREATE INDEX IF NOT EXISTS ollama_metrics_time_brin ON ollama_metrics USING brin (timestamp);
 CREATE INDEX IF NOT EXISTS ollama_metrics_name_time ON ollama_metrics (metric_name, timestamp);
 
+-- Opt-in (CAPTURE_CONTENT): prompt and response text, redacted, kept CAPTURE_RETENTION_DAYS
+-- (the proxy deletes older rows; a separate retention from the request logs).
+CREATE TABLE IF NOT EXISTS request_content (
+    request_id TEXT NOT NULL,
+    timestamp TIMESTAMPTZ NOT NULL,
+    instance TEXT NOT NULL DEFAULT '',
+    prompt TEXT NOT NULL DEFAULT '',
+    response TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (request_id, timestamp)
+);
+CREATE INDEX IF NOT EXISTS request_content_time ON request_content (timestamp);
+
 -- TimescaleDB: hypertables, compression and retention when the extension can be installed.
 -- On plain PostgreSQL this block does nothing and the same queries run on the plain tables.
 DO $$

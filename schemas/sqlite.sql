@@ -60,4 +60,14 @@ CREATE TABLE IF NOT EXISTS ollama_metrics (
 );
 CREATE INDEX IF NOT EXISTS ollama_metrics_name_time ON ollama_metrics (metric_name, timestamp);
 
+-- Opt-in (CAPTURE_CONTENT): prompt and response text, redacted, kept CAPTURE_RETENTION_DAYS.
+CREATE TABLE IF NOT EXISTS request_content (
+    request_id TEXT PRIMARY KEY,
+    timestamp DATETIME NOT NULL,
+    instance TEXT NOT NULL DEFAULT '',
+    prompt TEXT NOT NULL DEFAULT '',
+    response TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS request_content_time ON request_content (timestamp);
+
 INSERT OR IGNORE INTO schema_version (version, applied_at) VALUES (1, CURRENT_TIMESTAMP);

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from ollama_proxy.config import Settings
+from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_patterns
 from ollama_proxy.meter.meter import Meter
 from ollama_proxy.proxy.access import Access, Refusal
 from ollama_proxy.proxy.headers import (
@@ -33,7 +34,7 @@ from ollama_proxy.proxy.observer import (
     RequestObservation,
 )
 from ollama_proxy.proxy.routes import Route, classify
-from ollama_proxy.records import RequestRecord
+from ollama_proxy.records import ContentRecord, RequestRecord
 
 log = structlog.get_logger("ollama_proxy.proxy")
 
@@ -95,6 +96,13 @@ class ProxyHandler:
         self._instance = settings.instance_name
         self.inflight = inflight or InFlight()
         self._access = access or Access({})
+        # CAPTURE_CONTENT (opt-in): the only place prompt and answer text is ever kept.
+        self._capture = (
+            (settings.capture_max_bytes, compile_patterns(settings.capture_redact_patterns))
+            if settings.capture_content
+            else None
+        )
+        self.submit_content: Callable[[ContentRecord], None] | None = None
         # The proxy's own API keys are not Ollama's business: never forwarded.
         self._drop_headers = ("Authorization",) if self._access.requires_key else ()
         self.requests_total = 0  # metered requests finished, for the error-rate sampler
@@ -138,7 +146,11 @@ class ProxyHandler:
         record = self._new_record(request, route)
         if client is not None:
             record.client = client  # the API key's label, or the hashed address
-        meter = Meter(record, route, started)
+        meter = (
+            CapturingMeter(record, route, started, ContentCapture(*self._capture))
+            if self._capture is not None
+            else Meter(record, route, started)
+        )
         observation = self._observer.start(request, route, record)
         outcome: dict[str, Any] = {"cancelled": False, "upstream_error": None}
         try:
@@ -164,6 +176,8 @@ class ProxyHandler:
                 self.errors_total += 1
             if self.submit is not None:
                 self.submit(record)
+            if isinstance(meter, CapturingMeter) and self.submit_content is not None:
+                self.submit_content(meter.content(record))
         except Exception:  # never let recording reach the client
             log.exception("record_failed")
 

@@ -41,6 +41,7 @@ def open_store(url: str, settings: Settings | None = None) -> Store:
             password=settings.clickhouse_password,
             retention_days=settings.retention_days,
             cluster=settings.clickhouse_cluster,
+            content_retention_days=settings.capture_retention_days,
         )
     raise ValueError(f"unknown store URL {url!r}")
 

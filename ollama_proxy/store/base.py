@@ -10,10 +10,11 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 
 SCHEMA_VERSION = 1
 
@@ -27,6 +28,8 @@ class Store(Protocol):
     async def ping(self) -> bool: ...
     async def write_requests(self, records: Sequence[RequestRecord]) -> None: ...
     async def write_metrics(self, points: Sequence[MetricPoint]) -> None: ...
+    async def write_content(self, items: Sequence[ContentRecord]) -> None: ...
+    async def purge_content(self, older_than: datetime) -> None: ...
     async def fetch(
         self, sql: str, params: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]: ...

@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 import structlog
 
-from ollama_proxy.records import REQUEST_FIELDS, MetricPoint, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store.base import (
     StoreState,
     mask_password,
@@ -222,10 +222,12 @@ class ClickHouseStore:
         password: str = "",
         retention_days: int = 30,
         cluster: str = "",
+        content_retention_days: int = 7,
     ) -> None:
         self.url = mask_password(url)
         self.state = StoreState()
         self._retention_days = retention_days
+        self._content_days = content_retention_days
         self._cluster = cluster
         parts = urlsplit(url)
         if parts.scheme == "chdb":
@@ -254,6 +256,10 @@ class ClickHouseStore:
     async def _apply_schema(self) -> None:
         for statement in clickhouse_ddl(self._retention_days, self._cluster):
             await self._backend.execute(statement)
+        await self._backend.execute(
+            "ALTER TABLE request_content MODIFY TTL toDateTime(timestamp) + "
+            f"INTERVAL {int(self._content_days)} DAY"
+        )
         self.state.schema_applied = True
 
     async def _write(self, table: str, lines: list[bytes]) -> None:
@@ -261,7 +267,9 @@ class ClickHouseStore:
             if not self.state.schema_applied:
                 await self._apply_schema()
             await self._backend.execute(
-                f"INSERT INTO {table} FORMAT JSONEachRow", b"\n".join(lines)
+                f"INSERT INTO {table} SETTINGS date_time_input_format = 'best_effort' "
+                "FORMAT JSONEachRow",
+                b"\n".join(lines),
             )
         except Exception as exc:
             self.state.failed(exc)
@@ -279,6 +287,13 @@ class ClickHouseStore:
             self.state.failed(exc)
             raise
         self.state.ok()
+
+    async def write_content(self, items: Sequence[ContentRecord]) -> None:
+        if items:
+            await self._write("request_content", [orjson.dumps(item) for item in items])
+
+    async def purge_content(self, older_than: datetime) -> None:
+        """ClickHouse drops old content itself: the TTL is set once at open."""
 
     async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
         if points:

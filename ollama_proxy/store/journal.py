@@ -13,12 +13,12 @@ import itertools
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from ollama_proxy.records import MetricPoint, RequestRecord
+from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 
 _counter = itertools.count()
 
@@ -32,15 +32,17 @@ def store_dir(root: str | Path, store_url: str) -> Path:
 class Batch:
     requests: list[RequestRecord]
     metrics: list[MetricPoint]
+    contents: list[ContentRecord] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.requests) + len(self.metrics)
+        return len(self.requests) + len(self.metrics) + len(self.contents)
 
 
 def encode(batch: Batch) -> bytes:
     """JSON lines; orjson serialises the dataclasses natively (about 2 us a record)."""
     lines = [orjson.dumps({"r": r}) for r in batch.requests]
     lines += [orjson.dumps({"m": m}) for m in batch.metrics]
+    lines += [orjson.dumps({"c": c}) for c in batch.contents]
     return b"\n".join(lines) + b"\n"
 
 
@@ -57,6 +59,8 @@ def decode(data: bytes) -> Batch:
             batch.requests.append(RequestRecord.from_dict(item["r"]))
         elif "m" in item:
             batch.metrics.append(MetricPoint.from_dict(item["m"]))
+        elif "c" in item:
+            batch.contents.append(ContentRecord.from_dict(item["c"]))
     return batch
 
 

@@ -7,7 +7,7 @@ Inserts skip rows already present, so retries and journal replays land each reco
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
@@ -17,14 +17,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ollama_proxy.records import REQUEST_FIELDS, MetricPoint, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store.base import (
     StoreState,
     mask_password,
     render_schema,
     split_statements,
 )
-from ollama_proxy.store.tables import ollama_metrics
+from ollama_proxy.store.tables import ollama_metrics, request_content
 
 log = structlog.get_logger("ollama_proxy.store")
 
@@ -139,6 +139,16 @@ class SqlStore:
             raise
         self.state.ok()
 
+    async def write_content(self, items: Sequence[ContentRecord]) -> None:
+        if items:
+            await self._write(request_content, [_content_row(c) for c in items])
+
+    async def purge_content(self, older_than: datetime) -> None:
+        """CAPTURE_RETENTION_DAYS: content is kept apart from, and shorter than, the logs."""
+        stamp = older_than if self.kind == "postgres" else older_than.replace(tzinfo=None)
+        async with self.engine.begin() as conn:
+            await conn.execute(request_content.delete().where(request_content.c.timestamp < stamp))
+
     async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
         if points:
             await self._write(ollama_metrics, [_metric_row(p) for p in points])
@@ -195,6 +205,16 @@ def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
     row[_TIMESTAMP_INDEX] = stamp.isoformat(" ", "microseconds")
     row.append(record.completion_tokens)
     return tuple(row)
+
+
+def _content_row(item: ContentRecord) -> dict[str, Any]:
+    return {
+        "request_id": item.request_id,
+        "timestamp": item.timestamp,
+        "instance": item.instance,
+        "prompt": item.prompt,
+        "response": item.response,
+    }
 
 
 def _metric_row(point: MetricPoint) -> dict[str, Any]:

@@ -45,3 +45,13 @@ ollama_metrics = sa.Table(
     sa.Column("metric_value", sa.Float, nullable=False),
     sa.Column("metadata", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
 )
+
+request_content = sa.Table(
+    "request_content",
+    METADATA,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("instance", sa.Text, nullable=False),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+)

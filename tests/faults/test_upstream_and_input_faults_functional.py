@@ -211,3 +211,45 @@ async def test_no_prompt_or_response_text_is_stored_anywhere(
     assert marker not in csv and marker not in metrics
     out = capsys.readouterr()
     assert marker not in out.out + out.err, "the prompt reached the logs"
+
+
+async def test_opt_in_capture_stores_redacted_text_with_its_own_retention(
+    tmp_path: Path, sim: tuple[web.Application, str]
+) -> None:
+    _, url = sim
+    marker = "note-" + secrets.token_hex(6)
+    settings = Settings(
+        upstream=url,
+        listen="127.0.0.1:0",
+        store_urls=[f"sqlite:///{tmp_path}/c.db"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        capture_content=True,
+        capture_retention_days=3,
+    )
+    app = create_app(settings)
+    runner, proxy_url = await start_app(app)
+    try:
+        client = ollama.AsyncClient(host=proxy_url)
+        text = f"{marker} my key is sk-0123456789abcdefXYZ, mail me at a.b@example.org"
+        reply = await client.chat(
+            model="llama3.2", messages=[{"role": "user", "content": text}], stream=False
+        )
+        await client.close()
+        await app[appkeys.RECORDER].flush()
+        store = app[appkeys.STORES][0]
+        [row] = await store.fetch("SELECT request_id, prompt, response FROM request_content")
+        assert marker in row["prompt"]
+        assert "sk-0123456789abcdef" not in row["prompt"] and "a.b@example.org" not in row["prompt"]
+        assert row["prompt"].count("[REDACTED]") == 2
+        assert row["response"] == reply.message.content
+        # Older than CAPTURE_RETENTION_DAYS: purged at the next flush, the request log stays.
+        async with store.engine.begin() as conn:  # type: ignore[attr-defined]
+            await conn.exec_driver_sql(
+                "UPDATE request_content SET timestamp = '2000-01-01 00:00:00.000000'"
+            )
+        await app[appkeys.RECORDER].flush()
+        assert await store.fetch("SELECT request_id FROM request_content") == []
+        assert len(await store.fetch("SELECT request_id FROM request_logs")) == 1
+    finally:
+        await runner.cleanup()

@@ -96,7 +96,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def _truncate(backend: Store) -> None:
-    for table in ("request_logs", "ollama_metrics"):
+    for table in ("request_logs", "ollama_metrics", "request_content"):
         if backend.kind in ("chdb", "clickhouse"):
             await backend.execute(f"TRUNCATE TABLE {table}")  # type: ignore[attr-defined]
         else:

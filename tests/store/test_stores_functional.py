@@ -118,3 +118,21 @@ async def test_rollups_match_the_raw_table(store: Store) -> None:
     for exact, digest in zip(raw, rolled, strict=True):
         # t-digest error: a few percent of the value range near the tail.
         assert float(digest["p95"]) == pytest.approx(float(exact["p95"]), rel=0.05)
+
+
+async def test_captured_content_is_idempotent_and_purgeable(store: Store) -> None:
+    from ollama_proxy.records import ContentRecord
+
+    old = ContentRecord("r-old", datetime(2020, 1, 1, tzinfo=UTC), "t", "old prompt", "old")
+    new = ContentRecord("r-new", datetime.now(UTC), "t", "prompt ünïcode", "answer")
+    await store.write_content([old, new])
+    await store.write_content([new])
+    rows = await store.fetch(f"SELECT request_id, prompt FROM request_content{final(store)}")
+    expected = [("r-new", "prompt ünïcode"), ("r-old", "old prompt")]
+    if store.kind in ("chdb", "clickhouse"):
+        expected = expected[:1]  # the TTL (CAPTURE_RETENTION_DAYS) already dropped 2020
+    assert sorted((r["request_id"], r["prompt"]) for r in rows) == expected
+    await store.purge_content(datetime(2021, 1, 1, tzinfo=UTC))
+    if store.kind in ("sqlite", "postgres"):  # ClickHouse expires rows by TTL instead
+        rows = await store.fetch("SELECT request_id FROM request_content")
+        assert [r["request_id"] for r in rows] == ["r-new"]
