@@ -49,3 +49,15 @@ def test_timeline_keeps_events_and_residents() -> None:
     assert (unload.event, unload.resident_s) == ("unload", 300.0)
     assert timeline.residents == {} and len(timeline.since(AT)) == 2
     assert timeline.resident_for("gemma4", later) is None
+
+
+def test_nvidia_smi_output_is_parsed_and_na_fields_skipped() -> None:
+    from ollama_proxy.system.samplers import Sampler, parse_smi
+
+    text = "0, NVIDIA GeForce RTX 4090, 37, 20480, 24564, 61\n1, Tesla T4, [N/A], 10, 15360, 40\n"
+    [gpu] = parse_smi(text)
+    assert (gpu.index, gpu.utilization_percent, gpu.temperature_c) == (0, 37.0, 61.0)
+    assert gpu.memory_used_bytes == 20480 * 1024 * 1024
+    sample = Sampler().sample()  # no GPU here: sampled cleanly as none
+    assert sample.gpus == [] or all(g.memory_total_bytes > 0 for g in sample.gpus)
+    assert 0 <= sample.proxy_cpu_percent
