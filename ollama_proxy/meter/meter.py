@@ -225,6 +225,19 @@ class Meter:
 
     def _lines(self, lines: list[Line], now: float) -> None:
         for line in lines:
+            # The hot path: an intermediate chunk. `"done":false` unescaped can only be the key
+            # (quotes inside JSON strings are escaped), so one search settles almost every line.
+            if (
+                line.__class__ is bytes
+                and b'"done":false' in line
+                and line[0] == 123
+                and line[-1] == 125
+            ):
+                if self._ttft is None:
+                    self._output(now, line)
+                else:
+                    self._chunks += 1
+                continue
             if line.__class__ is not bytes:
                 self._oversized_line(line, now)  # type: ignore[arg-type]
             elif b'"done":true' in line or b'"done": true' in line:
