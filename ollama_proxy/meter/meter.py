@@ -49,6 +49,70 @@ _NAME = re.compile(rb'"name"\s*:\s*"((?:[^"\\]|\\.){1,300})"')
 _STREAM = re.compile(rb'"stream"\s*:\s*(true|false)')
 
 NDJSON, SSE, JSON, OPAQUE = "ndjson", "sse", "json", "opaque"
+# Ollama writes keys in Go struct order: `done` closes an intermediate native line and
+# `finish_reason:null` closes an OpenAI content chunk (usage and metrics come only after them,
+# on other chunks). A line ending so is settled by its ending alone.
+_NDJSON_PLAIN_END = b'"done":false}\n'
+_INTERMEDIATE_END = _NDJSON_PLAIN_END[:-1]
+_SSE_PLAIN_END = b'"finish_reason":null}]}\n\n'
+_SSE_EMPTY_END = b'"content":""},"finish_reason":null}]}\n\n'  # an empty delta: no output
+
+
+def plain_ndjson_lines(chunk: bytes) -> int:
+    """How many lines `chunk` holds when they are all whole intermediate native lines, else 0.
+
+    Such lines only add to the chunk count, so counting them settles a network chunk without
+    splitting it: the hot path of every native stream. The closing `"done":false}` can only be
+    the last key of the outer object; raw newlines never occur inside JSON, so counting the
+    endings and the `\\n{` starts proves every line is one. Anything else returns 0 and goes
+    the general way.
+
+    >>> plain_ndjson_lines(b'{"response":"a","done":false}\\n{"response":"b","done":false}\\n')
+    2
+    >>> plain_ndjson_lines(b'{"response":"","done":true,"eval_count":2}\\n')
+    0
+    >>> plain_ndjson_lines(b'{"response":"a","done":false}\\n{"error":"boom"}\\n')
+    0
+    """
+    if chunk[:1] != b"{" or not chunk.endswith(_NDJSON_PLAIN_END):
+        return 0
+    if chunk.find(b"\n") == len(chunk) - 1:  # one line (memchr: cheaper than a count)
+        return 1
+    lines = chunk.count(b"\n")
+    if chunk.count(_NDJSON_PLAIN_END) == lines and chunk.count(b"\n{") == lines - 1:
+        return lines
+    return 0
+
+
+def plain_sse_events(chunk: bytes) -> int:
+    """How many events `chunk` holds when they are all OpenAI content chunks, else 0.
+
+    A content chunk is one `data: {...}` line closed by `"finish_reason":null}]}` and its blank
+    line: output, and no usage, finish reason, error or event name. It only adds to the count.
+
+    >>> plain_sse_events(b'data: {"choices":[{"delta":{},"finish_reason":null}]}\\n\\n')
+    1
+    >>> plain_sse_events(b'data: {"choices":[],"usage":{"prompt_tokens":3}}\\n\\n')
+    0
+    """
+    if (
+        not chunk.startswith(b"data: {")
+        or not chunk.endswith(_SSE_PLAIN_END)
+        or chunk.endswith(_SSE_EMPTY_END)
+    ):
+        return 0
+    if chunk.find(b"\n") == len(chunk) - 2:  # one event
+        return 1
+    newlines = chunk.count(b"\n")
+    events = newlines // 2
+    if (
+        newlines % 2 == 0
+        and chunk.count(_SSE_PLAIN_END) == events
+        and chunk.count(b"\n\ndata: {") == events - 1
+        and _SSE_EMPTY_END not in chunk
+    ):
+        return events
+    return 0
 
 
 def _loads(data: bytes) -> Any:
@@ -209,10 +273,20 @@ class Meter:
             self._bytes_out += len(chunk)
             mode = self._mode
             if mode is NDJSON:
+                if self._ttft is not None:
+                    plain = plain_ndjson_lines(chunk)
+                    if plain and self._decoder.at_line_start:  # type: ignore[union-attr]
+                        self._chunks += plain
+                        return
                 lines = self._decoder.feed(chunk)  # type: ignore[union-attr]
                 if lines:
                     self._lines(lines, now)  # type: ignore[arg-type]
             elif mode is SSE:
+                if self._ttft is not None:
+                    plain = plain_sse_events(chunk)
+                    if plain and self._decoder.at_event_start:  # type: ignore[union-attr]
+                        self._chunks += plain
+                        return
                 events = self._decoder.feed(chunk)  # type: ignore[union-attr]
                 if events:
                     self._events(events, now)  # type: ignore[arg-type]
@@ -225,14 +299,9 @@ class Meter:
 
     def _lines(self, lines: list[Line], now: float) -> None:
         for line in lines:
-            # The hot path: an intermediate chunk. `"done":false` unescaped can only be the key
-            # (quotes inside JSON strings are escaped), so one search settles almost every line.
-            if (
-                line.__class__ is bytes
-                and b'"done":false' in line
-                and line[0] == 123
-                and line[-1] == 125
-            ):
+            # An intermediate line: `"done":false}` closing a `{` line is the outer object's
+            # last key (see _NDJSON_PLAIN_END), so its ending settles it.
+            if line.__class__ is bytes and line.endswith(_INTERMEDIATE_END) and line[0] == 123:
                 if self._ttft is None:
                     self._output(now, line)
                 else:

@@ -397,3 +397,88 @@ def test_chunks_at_a_fixed_clock_time() -> None:
     # The helpers' clock: every chunk at T_CHUNK, so a streamed ttft is exactly that.
     record = run_fixture(fx.F1)
     assert record.ttft_ms == pytest.approx((T_CHUNK - T0) * 1000)
+
+
+# --- the plain-chunk fast path ---------------------------------------------------------------
+
+
+@st.composite
+def aligned_splits(draw: st.DrawFn, data: bytes, separator: bytes) -> list[bytes]:
+    """`data` cut only where `separator` ends: whole lines (or events) grouped into chunks."""
+    pieces = [piece + separator for piece in data.split(separator)[:-1]]
+    chunks, i = [], 0
+    while i < len(pieces):
+        size = draw(st.integers(1, 6))
+        chunks.append(b"".join(pieces[i : i + size]))
+        i += size
+    return chunks
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=native_streams(), data=st.data())
+def test_whole_line_chunks_give_the_same_record_as_one_body(
+    stream: tuple[bytes, int, int], data: st.DataObject
+) -> None:
+    body, _, _ = stream
+    chunks = data.draw(aligned_splits(body, b"\n"))
+    assert comparable(run("/api/generate", fx.NDJSON, chunks)) == comparable(
+        run("/api/generate", fx.NDJSON, [body])
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(stream=openai_streams(), data=st.data())
+def test_whole_event_chunks_give_the_same_record_as_one_body(
+    stream: tuple[bytes, int], data: st.DataObject
+) -> None:
+    body, _ = stream
+    separator = b"\r\n\r\n" if b"\r\n" in body else b"\n\n"
+    chunks = data.draw(aligned_splits(body, separator))
+    assert comparable(run("/v1/chat/completions", fx.SSE, chunks)) == comparable(
+        run("/v1/chat/completions", fx.SSE, [body])
+    )
+
+
+def test_a_final_line_with_a_nested_done_false_still_gives_its_usage() -> None:
+    # Tool arguments are objects: `"done":false` may occur inside the final line itself.
+    first = b'{"model":"m","message":{"role":"assistant","content":"a"},"done":false}\n'
+    final = (
+        b'{"model":"m","message":{"role":"assistant","content":"","tool_calls":[{"function":'
+        b'{"name":"todo","arguments":{"done":false}}}]},"done":true,"done_reason":"stop",'
+        b'"prompt_eval_count":7,"eval_count":2}\n'
+    )
+    for chunks in ([first, final], [first + final], [first, first + final]):
+        record = run("/api/chat", fx.NDJSON, chunks)
+        assert (record.status, record.prompt_tokens, record.completion_tokens) == (
+            "success",
+            7,
+            2,
+        ), chunks
+
+
+def test_plain_chunks_after_a_partial_line_are_not_counted_twice() -> None:
+    line = b'{"model":"m","response":"x","done":false}\n'
+    final = b'{"model":"m","response":"","done":true,"eval_count":4}\n'
+    # The second chunk looks plain on its own but completes the line the first one began.
+    chunks = [line + line[:20], line[20:] + line, line + final]
+    record = run("/api/generate", fx.NDJSON, chunks)
+    assert record.chunks == 4 and record.completion_tokens == 4 and record.status == "success"
+
+
+def test_lines_not_shaped_like_objects_are_never_taken_as_plain() -> None:
+    line = b'{"model":"m","response":"x","done":false}\n'
+    odd = b'oops"done":false}\n'
+    final = b'{"model":"m","response":"","done":true,"eval_count":2}\n'
+    record = run("/api/generate", fx.NDJSON, [line, line + odd, final])
+    assert record.chunks == 2
+    assert record.error_type == "unparsable"
+
+
+def test_an_empty_openai_delta_is_not_counted_as_output() -> None:
+    head = b'data: {"model":"m","choices":[{"index":0,"delta":{"content":'
+    text = head + b'"a"},"finish_reason":null}]}\n\n'
+    empty = head + b'""},"finish_reason":null}]}\n\n'
+    tail = b'data: {"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}'
+    body = [text, text + empty, empty, text + empty + text, tail + b"\n\ndata: [DONE]\n\n"]
+    record = run("/v1/chat/completions", fx.SSE, body)
+    assert record.chunks == 4
