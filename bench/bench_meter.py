@@ -6,9 +6,10 @@
 Each stream is fed to a fresh Meter exactly as the proxy handler does (request body, response
 start, one observe_chunk per network chunk, finish). Streams: a 200-token native /api/chat
 stream (one NDJSON line per chunk, as Ollama flushes them), the same as /v1/chat/completions
-SSE with include_usage, and a native stream whose chunks each hold 8 lines (a slow client
-lets aiohttp coalesce). Figures are medians over rounds of process CPU time; `per_chunk_us`
-is the observe_chunk loop alone divided by the chunk count, `per_request_us` the whole life.
+SSE with include_usage, and both with 8 lines or events per chunk (a slow client or a busy
+proxy lets aiohttp coalesce). Figures are medians over rounds of process CPU time;
+`per_chunk_us` is the observe_chunk loop alone divided by the chunk count, `per_request_us`
+the whole life.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ STREAMS: dict[str, tuple[str, str, list[bytes]]] = {
         "/api/chat",
         "application/x-ndjson",
         coalesced(native_chunks()),
+    ),
+    "openai_sse_200_coalesced_x8": (
+        "/v1/chat/completions",
+        "text/event-stream",
+        coalesced(openai_chunks()),
     ),
 }
 REQUEST = b'{"model":"llama3.2","messages":[{"role":"user","content":"Why is the sky blue?"}]}'

@@ -95,11 +95,6 @@ class _Splitter:
             self._hold(rest)
         return out
 
-    @property
-    def at_line_start(self) -> bool:
-        """No partial line is held: the next byte starts a line."""
-        return not self._pending and not self._skipping
-
     def flush(self) -> list[Line]:
         if self._skipping:
             self._skipping = False
@@ -160,10 +155,6 @@ class NDJSONDecoder:
     def oversized(self) -> int:
         return self._split.oversized
 
-    @property
-    def at_line_start(self) -> bool:
-        return self._split.at_line_start
-
     def feed(self, data: bytes) -> list[Line]:
         lines = self._split.feed(data)
         if b"" in lines:  # blank lines carry nothing (Ollama sends none)
@@ -203,11 +194,6 @@ class SSEDecoder:
     @property
     def oversized(self) -> int:
         return self._split.oversized
-
-    @property
-    def at_event_start(self) -> bool:
-        """No partial line and no partial event is held: the next byte starts an event."""
-        return self._split.at_line_start and not self._data and not self._event
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         return self._assemble(self._split.feed(data))

@@ -21,6 +21,7 @@ as `error_type="meter_error"` and decoding stops; byte counts and timings go on.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -156,6 +157,7 @@ class Meter:
     """
 
     __slots__ = (
+        "_aligned",
         "_bytes_in",
         "_bytes_out",
         "_chunks",
@@ -194,6 +196,7 @@ class Meter:
         self._bytes_out = 0
         self._mode = ""  # set by observe_response_start
         self._decoder: NDJSONDecoder | SSEDecoder | JSONBodyDecoder | None = None
+        self._aligned = True  # the stream decoder holds no partial line or event
         self._status = 0
         self._ttfb: float | None = None
         self._ttft: float | None = None
@@ -273,27 +276,75 @@ class Meter:
             self._bytes_out += len(chunk)
             mode = self._mode
             if mode is NDJSON:
-                if self._ttft is not None:
-                    plain = plain_ndjson_lines(chunk)
-                    if plain and self._decoder.at_line_start:  # type: ignore[union-attr]
-                        self._chunks += plain
+                if self._aligned and self._ttft is not None:  # the hot path
+                    chunk = self._count_plain(chunk, _NDJSON_PLAIN_END, plain_ndjson_lines)
+                    if not chunk:
                         return
-                lines = self._decoder.feed(chunk)  # type: ignore[union-attr]
-                if lines:
-                    self._lines(lines, now)  # type: ignore[arg-type]
+                self._ndjson_chunk(chunk, now)
             elif mode is SSE:
-                if self._ttft is not None:
-                    plain = plain_sse_events(chunk)
-                    if plain and self._decoder.at_event_start:  # type: ignore[union-attr]
-                        self._chunks += plain
+                if self._aligned and self._ttft is not None:
+                    chunk = self._count_plain(chunk, _SSE_PLAIN_END, plain_sse_events)
+                    if not chunk:
                         return
-                events = self._decoder.feed(chunk)  # type: ignore[union-attr]
-                if events:
-                    self._events(events, now)  # type: ignore[arg-type]
+                self._sse_chunk(chunk, now)
             elif mode is JSON:
                 self._decoder.feed(chunk)  # type: ignore[union-attr]
         except Exception as exc:
             self._fail(exc)
+
+    def _ndjson_chunk(self, chunk: bytes, now: float) -> None:
+        decoder: NDJSONDecoder = self._decoder  # type: ignore[assignment]
+        if self._aligned and self._ttft is None:
+            # The first line goes the general way (it sets the TTFT and the model); the plain
+            # lines that usually follow it in the same chunk need not.
+            end = chunk.find(b"\n") + 1
+            if 0 < end < len(chunk):
+                self._lines(decoder.feed(chunk[:end]), now)
+                if self._ttft is not None:
+                    chunk = self._count_plain(chunk[end:], _NDJSON_PLAIN_END, plain_ndjson_lines)
+                else:
+                    chunk = chunk[end:]
+                if not chunk:
+                    return
+        # Fed bytes ending in a newline leave no partial line behind.
+        self._aligned = chunk[-1] == 10
+        lines = decoder.feed(chunk)
+        if lines:
+            self._lines(lines, now)
+
+    def _sse_chunk(self, chunk: bytes, now: float) -> None:
+        decoder: SSEDecoder = self._decoder  # type: ignore[assignment]
+        if self._aligned and self._ttft is None:
+            end = chunk.find(b"\n\n") + 2
+            if 1 < end < len(chunk):
+                self._events(decoder.feed(chunk[:end]), now)
+                if self._ttft is not None:
+                    chunk = self._count_plain(chunk[end:], _SSE_PLAIN_END, plain_sse_events)
+                else:
+                    chunk = chunk[end:]
+                if not chunk:
+                    return
+        # Bytes ending in a blank line leave no partial line and no partial event behind.
+        self._aligned = chunk.endswith(b"\n\n")
+        events = decoder.feed(chunk)
+        if events:
+            self._events(events, now)
+
+    def _count_plain(self, chunk: bytes, ending: bytes, count: Callable[[bytes], int]) -> bytes:
+        """Count the plain lines or events `chunk` starts with; return what is left after them.
+
+        A stream's chunks are runs of plain ones, with the first and the last few (usage, done,
+        errors) around them: those go the general way, the run is only counted.
+        """
+        end = chunk.rfind(ending)
+        if end < 0:
+            return chunk
+        end += len(ending)
+        plain = count(chunk if end == len(chunk) else chunk[:end])
+        if not plain:
+            return chunk
+        self._chunks += plain
+        return chunk[end:]
 
     # --- NDJSON (native) ---------------------------------------------------------------------
 
