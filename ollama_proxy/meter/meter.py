@@ -56,6 +56,8 @@ NDJSON, SSE, JSON, OPAQUE = "ndjson", "sse", "json", "opaque"
 _NDJSON_PLAIN_END = b'"done":false}\n'
 _INTERMEDIATE_END = _NDJSON_PLAIN_END[:-1]
 _SSE_PLAIN_END = b'"finish_reason":null}]}\n\n'
+_NDJSON_BOUNDARY = _NDJSON_PLAIN_END + b"{"
+_SSE_BOUNDARY = _SSE_PLAIN_END + b"data: {"
 _SSE_EMPTY_END = b'"content":""},"finish_reason":null}]}\n\n'  # an empty delta: no output
 
 
@@ -65,8 +67,8 @@ def plain_ndjson_lines(chunk: bytes) -> int:
     Such lines only add to the chunk count, so counting them settles a network chunk without
     splitting it: the hot path of every native stream. The closing `"done":false}` can only be
     the last key of the outer object; raw newlines never occur inside JSON, so counting the
-    endings and the `\\n{` starts proves every line is one. Anything else returns 0 and goes
-    the general way.
+    newlines and the `"done":false}\\n{` boundaries proves every line is one. Anything else
+    returns 0 and goes the general way.
 
     >>> plain_ndjson_lines(b'{"response":"a","done":false}\\n{"response":"b","done":false}\\n')
     2
@@ -79,10 +81,9 @@ def plain_ndjson_lines(chunk: bytes) -> int:
         return 0
     if chunk.find(b"\n") == len(chunk) - 1:  # one line (memchr: cheaper than a count)
         return 1
+    # Each boundary holds one newline, so lines - 1 of them leave no other line shape.
     lines = chunk.count(b"\n")
-    if chunk.count(_NDJSON_PLAIN_END) == lines and chunk.count(b"\n{") == lines - 1:
-        return lines
-    return 0
+    return lines if chunk.count(_NDJSON_BOUNDARY) == lines - 1 else 0
 
 
 def plain_sse_events(chunk: bytes) -> int:
@@ -105,15 +106,10 @@ def plain_sse_events(chunk: bytes) -> int:
     if chunk.find(b"\n") == len(chunk) - 2:  # one event
         return 1
     newlines = chunk.count(b"\n")
-    events = newlines // 2
-    if (
-        newlines % 2 == 0
-        and chunk.count(_SSE_PLAIN_END) == events
-        and chunk.count(b"\n\ndata: {") == events - 1
-        and _SSE_EMPTY_END not in chunk
-    ):
-        return events
-    return 0
+    events = newlines // 2  # each boundary holds two newlines, the end two more
+    if newlines % 2 or chunk.count(_SSE_BOUNDARY) != events - 1 or _SSE_EMPTY_END in chunk:
+        return 0
+    return events
 
 
 def _loads(data: bytes) -> Any:
