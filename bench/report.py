@@ -86,6 +86,39 @@ def uvloop_section(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def metering_section(data: dict[str, Any]) -> list[str]:
+    """Metering on / off CPU per request for every workload, not only the floor's."""
+    rows = []
+    for key, per_target in data["results"].items():
+        if "proxy_on" in per_target and "proxy_off" in per_target:
+            on = per_target["proxy_on"]["cpu_us_per_request"]
+            off = per_target["proxy_off"]["cpu_us_per_request"]
+            rows.append(f"| {key} | {_fmt(off, 0)} | {_fmt(on, 0)} | {_fmt(ratio(on, off))}x |")
+    if not rows:
+        return []
+    return [
+        "## Metering cost",
+        "",
+        "CPU µs per request of the proxy with metering, telemetry and the SQLite store on, and"
+        " with `--no-instrumentation`, same run.",
+        "",
+        "| workload | metering off | metering on | on / off |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def pinning_note(data: dict[str, Any]) -> str:
+    pins = data.get("pinning") or {}
+    if not pins.get("measured"):
+        return "No CPU pinning (one core)."
+    return (
+        f"The measured process (proxy or nginx) is pinned to core {pins['measured']}, the "
+        f"simulator and the load generator to cores {pins['load']}."
+    )
+
+
 def write_report(data: dict[str, Any], path: Path) -> None:
     lines = [
         "# Benchmarks",
@@ -99,7 +132,8 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         "",
         "Upstream: the bundled simulator in zero-delay mode. Load: `bench/loadgen.py` in its own "
         "process. Targets measured in interleaved rounds; medians of rounds. CPU from "
-        "/proc/<pid>/stat of the proxy (or nginx master + worker).",
+        "/proc/<pid>/task/*/schedstat of the proxy (or nginx master + worker). "
+        + pinning_note(data),
         "",
         "| workload | target | added TTFB p50 / p95 / p99 (ms) | added total p50 (ms) | req/s | chunks/s | CPU µs/req | CPU µs/chunk | RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -120,6 +154,7 @@ def write_report(data: dict[str, Any], path: Path) -> None:
                 f"| {_fmt(v['cpu_us_per_request'], 0)} | {_fmt(v['cpu_us_per_chunk'], 2)} | {_fmt(v['rss_mb'], 0)} |"
             )
     lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", ""]
+    lines += metering_section(data)
     lines += uvloop_section(data)
     lines += ["## Floors", "", FLOORS, ""]
     lines += ["| floor | measured | holds |", "|---|---|---|"]
