@@ -33,7 +33,10 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     c1 = res.get("chat_stream@c1")
     if c1 and "proxy_on" in c1:
         value = added(c1, "proxy_on", "ttfb_p50")
-        checks.append(("added TTFB p50 at c=1 < 0.5 ms", f"{value:.3f} ms", value < 0.5))
+        measured = f"{value:.3f} ms"
+        if "aiohttp_bare" in c1:  # the floor's calibration was 0.46 ms for this one
+            measured += f" (bare aiohttp: {added(c1, 'aiohttp_bare', 'ttfb_p50'):.3f} ms)"
+        checks.append(("added TTFB p50 at c=1 < 0.5 ms", measured, value < 0.5))
         on, off = c1["proxy_on"]["cpu_us_per_chunk"], c1["proxy_off"]["cpu_us_per_chunk"]
         checks.append(
             ("metering on / off CPU per chunk ≤ 1.15", f"{on / off:.2f}", on / off <= 1.15)
@@ -42,7 +45,12 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             nginx = c1["nginx"]
             for unit in ("cpu_us_per_chunk", "cpu_us_per_request"):
                 r = ratio(c1["proxy_on"][unit], nginx[unit])
-                checks.append((f"{unit} vs nginx ≤ 2.5x", f"{r:.2f}x", r <= 2.5))
+                measured = f"{r:.2f}x"
+                if "aiohttp_bare" in c1:  # 2.2x at calibration
+                    measured += (
+                        f" (bare aiohttp: {ratio(c1['aiohttp_bare'][unit], nginx[unit]):.2f}x)"
+                    )
+                checks.append((f"{unit} vs nginx ≤ 2.5x", measured, r <= 2.5))
     c16 = res.get("chat_stream@c16")
     if c16 and "nginx" in c16 and "proxy_on" in c16:
         ours, theirs = added(c16, "proxy_on", "ttfb_p50"), added(c16, "nginx", "ttfb_p50")

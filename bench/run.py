@@ -1,5 +1,6 @@
 """Proxy overhead, side by side in one run: direct, proxy (metering off), proxy (metering and
-the default SQLite store on), nginx (when installed).
+the default SQLite store on, on uvloop and on asyncio), a bare aiohttp passthrough (the
+calibration: what any Python proxy costs here today) and nginx (when installed).
 
     python -m bench.run --quick      # < 2 minutes
     python -m bench.run --full
@@ -171,6 +172,14 @@ def start_proxy(
     return proc
 
 
+def start_bare(port: int, upstream: str) -> subprocess.Popen[bytes]:
+    """The calibration target: bench/bare_proxy.py, aiohttp with nothing of ours."""
+    cmd = [sys.executable, "-m", "bench.bare_proxy", "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen([*cmd, "--upstream", upstream], cwd=ROOT)
+    wait_http(f"http://127.0.0.1:{port}/api/version")
+    return proc
+
+
 NGINX_CONF = """
 worker_processes 1;
 pid {dir}/nginx.pid;
@@ -294,6 +303,12 @@ def run(quick: bool, skip: tuple[str, ...] = ()) -> dict[str, Any]:
             pin(proc.pid, measured_cores)
             processes.append(proc)
             targets.append(Target(name, f"http://127.0.0.1:{port}", proc))
+        if "aiohttp_bare" not in skip:
+            port = free_port()
+            bare = start_bare(port, upstream)
+            pin(bare.pid, measured_cores)
+            processes.append(bare)
+            targets.append(Target("aiohttp_bare", f"http://127.0.0.1:{port}", bare))
         nginx_port = free_port()
         nginx = start_nginx(nginx_port, sim_port, workdir)
         if nginx is not None:
@@ -342,7 +357,7 @@ def plan_for(quick: bool) -> list[tuple[str, int, int, int]]:
     """(workload, concurrency, requests per round, rounds)."""
     if quick:
         return [
-            ("chat_stream", 1, 300, 3),
+            ("chat_stream", 1, 200, 3),
             ("chat_stream", 16, 160, 3),
             ("chat_stream", 128, 256, 1),
             ("generate", 1, 400, 3),
@@ -350,7 +365,7 @@ def plan_for(quick: bool) -> list[tuple[str, int, int, int]]:
         ]
     # About a second a round: periodic work (journal fsync each second, store flushes, system
     # samples) then lands in every round instead of in some, and medians stop jumping.
-    per_round = {"chat_stream": 500, "generate": 3000, "openai_stream": 1500}
+    per_round = {"chat_stream": 300, "generate": 2000, "openai_stream": 1000}
     return [
         (workload, concurrency, max(requests, concurrency * 8), 5)
         for workload, requests in per_round.items()
