@@ -608,8 +608,11 @@ class Meter:
         record.bytes_in = self._bytes_in
         record.bytes_out = self._bytes_out
         record.chunks = self._chunks
-        model, requested_stream = self._request_fields() if self._keep_request else ("", None)
         answered = self._model or (self._usage.model if self._usage else "")
+        # The request body (a whole chat history, often tens of KB) is parsed only when the
+        # response left something unsaid: its model, or whether it streamed.
+        wanted = self._keep_request and (not answered or not self._mode)
+        model, requested_stream = self._request_fields() if wanted else ("", None)
         record.model = answered or model or record.model
         if self._mode:
             record.stream = streamed
