@@ -168,5 +168,10 @@ def write_report(data: dict[str, Any], path: Path) -> None:
     lines += ["| floor | measured | holds |", "|---|---|---|"]
     for name, value, ok in floor_checks(data):
         lines.append(f"| {name} | {value} | {'yes' if ok else ('—' if ok is None else 'NO')} |")
-    lines += ["", "Reproduce: `make bench-quick` (under 2 minutes) or `make bench`.", ""]
+    lines += [
+        "",
+        "Reproduce: `make bench-quick` (under 2 minutes) or `make bench`. Method, profiles and"
+        " what metering costs: [performance.md](performance.md).",
+        "",
+    ]
     path.write_text("\n".join(lines))
