@@ -127,6 +127,21 @@ def pinning_note(data: dict[str, Any]) -> str:
     )
 
 
+def stores_section(results_dir: Path) -> list[str]:
+    """The latest ingest and stats-API results (bench.bench_ingest, bench.bench_api), inlined."""
+    lines: list[str] = []
+    for pattern in ("ingest-*.md", "api-*.md"):
+        for result in sorted(results_dir.glob(pattern)):
+            text = result.read_text().strip().splitlines()
+            if not text or not text[0].startswith("#"):
+                continue  # a raw JSON dump kept beside the tables
+            title = text[0].lstrip("# ").strip()
+            lines += [f"### {title}", "", f"From `bench/results/{result.name}`.", "", *text[1:], ""]
+    if not lines:
+        return []
+    return ["## Stores and stats API", "", *lines]
+
+
 def write_report(data: dict[str, Any], path: Path) -> None:
     lines = [
         "# Benchmarks",
@@ -164,6 +179,7 @@ def write_report(data: dict[str, Any], path: Path) -> None:
     lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", ""]
     lines += metering_section(data)
     lines += uvloop_section(data)
+    lines += stores_section(Path(__file__).resolve().parent / "results")
     lines += ["## Floors", "", FLOORS, ""]
     lines += ["| floor | measured | holds |", "|---|---|---|"]
     for name, value, ok in floor_checks(data):
