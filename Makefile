@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 DASH    := ollama_proxy/_dashboard/index.html
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test check lint format typecheck dashboard demo simulate bench bench-quick docs clean
+.PHONY: help install install-dev run test check lint format typecheck dashboard demo simulate bench bench-quick bench-deps docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,14 +54,19 @@ demo: install ## simulator + proxy + traffic, prints the dashboard URL
 simulate: install ## run the Ollama simulator on 127.0.0.1:11434
 	$(BIN)/ollama-proxy simulate --listen 127.0.0.1:11434
 
-bench: install-dev ## full benchmarks: proxy overhead, meter, telemetry, ingest, stats API
+bench-deps: ## nginx-light for the benchmarks' nginx column (Debian, as root; skipped otherwise)
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  { apt-get install -y -q nginx-light >/dev/null 2>&1 && (service nginx stop >/dev/null 2>&1 || true); } || \
+	  echo "nginx not installed: the benchmarks leave its column out"
+
+bench: install-dev bench-deps ## full benchmarks: proxy overhead, meter, telemetry, ingest, stats API
 	$(BIN)/python -m bench.run --full
 	$(BIN)/python -m bench.bench_meter
 	$(BIN)/python -m bench.bench_telemetry
 	$(BIN)/python -m bench.bench_ingest --records 1000000
 	$(BIN)/python -m bench.bench_api
 
-bench-quick: install-dev ## benchmarks in under 2 minutes
+bench-quick: install-dev bench-deps ## benchmarks in under 2 minutes
 	$(BIN)/python -m bench.run --quick
 
 docs: install ## regenerate the README settings table and .env.example from Settings
