@@ -66,6 +66,7 @@ class Recorder:
         ]
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._journaling: asyncio.Future[None] | None = None
         self._io = asyncio.Lock()
         self.dropped = 0
         self.submitted = 0
@@ -110,6 +111,11 @@ class Recorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._journaling is not None and not self._journaling.done():
+            try:
+                await self._journaling  # the batch the cancel interrupted
+            except Exception:
+                log.exception("journal_write_failed")
         await self._journal_queue()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._push_all(force=True), timeout=10)
@@ -145,10 +151,16 @@ class Recorder:
             # fsync (which release the GIL) go to a thread, so the proxy's loop is not kept
             # waiting on a CPU-bound thread for the GIL.
             data = encode(batch)
-            for lane in self._lanes:
-                path = lane.journal.new_segment()
-                await asyncio.to_thread(lane.journal.append, batch, path, data)
-                lane.pending[path] = batch
+            # Shielded: close() cancels the loop, maybe in the middle of this write (an fsync
+            # on a busy disk takes a while); the batch must still be journaled and then pushed.
+            self._journaling = asyncio.ensure_future(self._append(batch, data))
+            await asyncio.shield(self._journaling)
+
+    async def _append(self, batch: Batch, data: bytes) -> None:
+        for lane in self._lanes:
+            path = lane.journal.new_segment()
+            await asyncio.to_thread(lane.journal.append, batch, path, data)
+            lane.pending[path] = batch
 
     async def _push_all(self, *, force: bool) -> None:
         await asyncio.gather(*(self._push(lane, force) for lane in self._lanes))

@@ -137,6 +137,42 @@ async def test_close_flushes_everything_queued(tmp_path: Path) -> None:
     await store.close()
 
 
+async def test_close_while_a_batch_is_being_journaled_loses_none_of_it(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    """SIGTERM under load: close() cancels the loop in the middle of a slow journal write
+    (fsync on a busy disk); that batch must still reach the store."""
+    import threading
+    import time
+
+    from ollama_proxy.store.journal import Journal
+
+    settings = settings_for(tmp_path, metrics_export_interval=3600)
+    store = open_store(f"sqlite:///{tmp_path}/j.db", settings)
+    await store.open()
+    recorder = Recorder([store], settings)
+    writing = threading.Event()
+    append = Journal.append
+
+    def slow_append(self: Journal, *args: object, **kwargs: object) -> Path:
+        if not writing.is_set():  # only the first write is slow
+            writing.set()
+            time.sleep(0.5)
+        return append(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Journal, "append", slow_append)  # type: ignore[attr-defined]
+    await recorder.start()
+    for record in records(30):
+        recorder.submit(record)
+    while not writing.is_set():  # the loop's tick has started journaling the 30
+        await asyncio.sleep(0.02)
+    for record in records(5):
+        recorder.submit(record)
+    await recorder.close()
+    assert await count(store) == 35
+    await store.close()
+
+
 class _DownStore:
     """A store whose server is unreachable."""
 
