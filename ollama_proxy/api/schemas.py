@@ -130,7 +130,7 @@ class ModelStats(BaseModel):
     instance: str | None
     requests_count: int
     errors: int
-    error_rate: float
+    error_rate: float | None  # None for a loaded model without requests in the range
     avg_latency: float | None
     p50_latency: float | None
     p95_latency: float | None

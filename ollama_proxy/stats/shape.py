@@ -181,7 +181,17 @@ def model_rows(
             loaded=str(row["model"]) in loaded_names,
         )
         out.append(item)
+    if not grouped:
+        # A model sitting in VRAM with no traffic in the range is still a model of the box.
+        seen = {item["model_name"] for item in out}
+        out += [_idle_model_row(name) for name in sorted(loaded_names - seen)]
     return _sorted(out, "model_name")
+
+
+def _idle_model_row(name: str) -> dict[str, Any]:
+    """A loaded model without requests in the range: zero counts, unknown rates."""
+    row = model_rows([{"model": name}], {name}, grouped=True)[0]
+    return row | {"instance": None, "error_rate": None}  # no requests: no rate to show
 
 
 def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any]]:
