@@ -43,6 +43,7 @@ from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import ScrapeReader, Telemetry
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.instruments import Instruments
+from ollama_proxy.telemetry.providers import build_sampler
 
 UPSTREAM = URL("http://127.0.0.1:11434")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -57,11 +58,13 @@ class EncodeOnlyExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def make_telemetry(spans: bool) -> tuple[Telemetry, Callable[[], None]]:
-    """As `Telemetry.from_settings` builds it: spans only when a trace exporter is set."""
+def make_telemetry(spans: bool, ratio: float = 1.0) -> tuple[Telemetry, Callable[[], None]]:
+    """As `Telemetry.from_settings` builds it: spans only when a trace exporter is set, kept
+    for `ratio` of the traces (OTEL_TRACES_SAMPLER=traceidratio: the bench's requests carry a
+    sampled traceparent, which the parentbased_* samplers would follow)."""
     tracer_provider = None
     if spans:
-        tracer_provider = TracerProvider()
+        tracer_provider = TracerProvider(sampler=build_sampler("traceidratio", ratio))
         processor = BatchSpanProcessor(EncodeOnlyExporter(), max_queue_size=1 << 15)
         tracer_provider.add_span_processor(processor)
     scrape = ScrapeReader()
@@ -182,12 +185,14 @@ def _batch(observer: Observer, path: str, count: int, flush: Callable[[], Any] |
 def run(rounds: int, batch: int) -> dict[str, Any]:
     default, close_default = make_telemetry(spans=False)
     otlp, close_otlp = make_telemetry(spans=True)
+    sampled, close_sampled = make_telemetry(spans=True, ratio=0.1)
     sdk_metrics, close_sdk = make_telemetry(spans=False)
     sdk_metrics.instruments = SdkInstruments(MeterProvider(), UPSTREAM)
     modes: dict[str, Observer] = {
         "off": NullObserver(),
         "on": default,
         "on_with_spans": otlp,
+        "on_with_spans_sampled_10pct": sampled,
         "on_sdk_instruments": sdk_metrics,
     }
     paths = {"chat": "/api/chat", "tags": "/api/tags"}
@@ -201,6 +206,7 @@ def run(rounds: int, batch: int) -> dict[str, Any]:
                 samples[path_name][mode].append(one_batch(observer, path, batch))
     close_default()
     close_otlp()
+    close_sampled()
     close_sdk()
     result: dict[str, Any] = {"unit": "cpu_us_per_request", "rounds": rounds, "batch": batch}
     for path_name, by_mode in samples.items():

@@ -354,6 +354,27 @@ class Settings(BaseSettings):
         validation_alias=_env("OTEL_RESOURCE_ATTRIBUTES"),
         description="Extra OTel resource attributes: key=value,key2=value2.",
     )
+    otel_traces_sampler: Literal[
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+        "always_on",
+        "always_off",
+        "traceidratio",
+    ] = Field(
+        "parentbased_always_on",
+        validation_alias=_env("OTEL_TRACES_SAMPLER"),
+        description="Which requests get exported spans (with OTEL_EXPORTER_OTLP_ENDPOINT): the "
+        "standard OTel sampler names. parentbased_* follow a client's sampled traceparent.",
+    )
+    otel_traces_sampler_arg: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        validation_alias=_env("OTEL_TRACES_SAMPLER_ARG"),
+        description="Ratio of traces kept by the *traceidratio samplers, 0 to 1 (spans cost "
+        "~0.1 ms CPU a request: 0.1 keeps a tenth). Metrics and records count every request.",
+    )
     otel_metric_export_interval_ms: int = Field(
         60_000,
         gt=0,

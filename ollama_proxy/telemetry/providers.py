@@ -16,6 +16,13 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 
 from ollama_proxy.config import Settings
 from ollama_proxy.telemetry.core import Telemetry
@@ -89,6 +96,25 @@ def otlp_exporters(settings: Settings) -> tuple[SpanExporter, MetricExporter] | 
     )
 
 
+def build_sampler(name: str, ratio: float) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name (the SDK's own names).
+
+    Unsampled requests still get a valid trace id on their record and a `traceparent` to
+    Ollama (flag 00): only the span export is skipped.
+
+    >>> build_sampler("parentbased_traceidratio", 0.25).get_description()[:40]
+    'ParentBased{root:TraceIdRatioBased{0.25}'
+    """
+    roots: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+    }
+    if name.startswith("parentbased_"):
+        return ParentBased(roots[name.removeprefix("parentbased_")])
+    return roots[name]
+
+
 def build_telemetry(settings: Settings) -> Telemetry:
     """Prometheus/JSON reader always; OTLP span and metric export when configured."""
     resource = build_resource(settings)
@@ -98,7 +124,8 @@ def build_telemetry(settings: Settings) -> Telemetry:
     exporters = otlp_exporters(settings)
     if exporters is not None:
         span_exporter, metric_exporter = exporters
-        tracer_provider = TracerProvider(resource=resource)
+        sampler = build_sampler(settings.otel_traces_sampler, settings.otel_traces_sampler_arg)
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler)
         tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         readers.append(
             PeriodicExportingMetricReader(

@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, Metric
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
 from yarl import URL
 
 from ollama_proxy.telemetry import ScrapeReader, Telemetry
@@ -49,9 +50,9 @@ class Otel:
         return [] if metric is None else list(metric.data.data_points)
 
 
-def make_otel(upstream: URL = UPSTREAM) -> Otel:
+def make_otel(upstream: URL = UPSTREAM, sampler: Sampler | None = None) -> Otel:
     exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
+    tracer_provider = TracerProvider(sampler=sampler)
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
     scrape = ScrapeReader()

@@ -21,6 +21,7 @@ from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
 from ollama_proxy.simulator.faults import Faults
 from ollama_proxy.simulator.state import SIMULATOR, Simulator
 from ollama_proxy.telemetry import Telemetry, add_telemetry_routes
+from ollama_proxy.telemetry.providers import build_sampler
 from tests.servers import start_app
 from tests.telemetry.conftest import Otel, make_otel
 
@@ -267,3 +268,34 @@ def value(
     ]
     assert len(found) == 1, (name, labels, found)
     return found[0]
+
+
+@pytest.mark.parametrize("incoming", [None, TRACEPARENT])
+async def test_sampling_drops_span_export_but_keeps_trace_ids(incoming: str | None) -> None:
+    """OTEL_TRACES_SAMPLER=parentbased_traceidratio with ratio 0: a new trace is not exported,
+    yet its record and Ollama still get a trace id; a client's sampled trace is followed."""
+    made: dict[str, Otel] = {}
+
+    def observer_for(upstream: URL) -> Telemetry:
+        made["otel"] = make_otel(upstream, build_sampler("parentbased_traceidratio", 0.0))
+        return made["otel"].telemetry
+
+    stack = await start_stack(observer_for)
+    try:
+        headers = {"traceparent": incoming} if incoming else {}
+        status, _ = await post(stack.url, "/api/chat", {"model": MODEL, "messages": HI}, **headers)
+        assert status == 200
+        (record,) = await stack.records.wait(1)
+        forwarded = stack.upstream_headers[-1]["traceparent"]
+        assert len(record.trace_id) == 32 and record.trace_id in forwarded
+        spans = made["otel"].spans()
+        sampled = int(forwarded.rsplit("-", 1)[1], 16) & 0x01  # W3C trace-flags bit 0
+        if incoming:
+            assert record.trace_id == TRACE_ID and sampled
+            assert {s.kind for s in spans} == {SpanKind.SERVER, SpanKind.CLIENT}
+        else:
+            assert not sampled and spans == []
+    finally:
+        await stack.close()
+        made["otel"].tracer_provider.shutdown()
+        made["otel"].meter_provider.shutdown()
