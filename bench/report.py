@@ -13,6 +13,10 @@ per streamed chunk and per request (metering on) at most 2.5x nginx's; metering 
 128 concurrent streams."""
 
 
+_TTFB = ("ttfb_p50", "ttfb_p95", "ttfb_p99")
+_TOTAL = ("total_p50", "total_p95", "total_p99")
+
+
 def _fmt(value: float, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -20,7 +24,8 @@ def _fmt(value: float, digits: int = 2) -> str:
 
 
 def added(results: dict[str, Any], name: str, key: str) -> float:
-    return float(results[name][key] - results["direct"][key])
+    nan = float("nan")  # results of older runs may lack a figure
+    return float(results[name].get(key, nan) - results["direct"].get(key, nan))
 
 
 def ratio(a: float, b: float) -> float:
@@ -158,23 +163,33 @@ def write_report(data: dict[str, Any], path: Path) -> None:
         "/proc/<pid>/task/*/schedstat of the proxy (or nginx master + worker). "
         + pinning_note(data),
         "",
-        "| workload | target | added TTFB p50 / p95 / p99 (ms) | added total p50 (ms) | req/s | chunks/s | CPU µs/req | CPU µs/chunk | RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Added figures are the target's percentile minus the direct one (percentiles of"
+        " separate runs, so a p95/p99 difference can come out negative under noise).",
+        "",
+        "| workload | target | added TTFB p50 / p95 / p99 (ms) | added total p50 / p95 / p99 (ms)"
+        " | req/s | req/s vs direct | chunks/s | CPU µs/req | CPU µs/chunk | CPU vs nginx"
+        " | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, per_target in data["results"].items():
+        direct, nginx = per_target.get("direct"), per_target.get("nginx")
         for name, v in per_target.items():
             if name == "direct":
-                add = f"(direct: {_fmt(v['ttfb_p50'])} / {_fmt(v['ttfb_p95'])} / {_fmt(v['ttfb_p99'])})"
-                total = f"(direct: {_fmt(v['total_p50'])})"
+                add = "(direct: " + " / ".join(_fmt(v.get(k, math.nan)) for k in _TTFB) + ")"
+                total = "(direct: " + " / ".join(_fmt(v.get(k, math.nan)) for k in _TOTAL) + ")"
             else:
-                add = " / ".join(
-                    _fmt(added(per_target, name, k), 3)
-                    for k in ("ttfb_p50", "ttfb_p95", "ttfb_p99")
-                )
-                total = _fmt(added(per_target, name, "total_p50"), 3)
+                add = " / ".join(_fmt(added(per_target, name, k), 3) for k in _TTFB)
+                total = " / ".join(_fmt(added(per_target, name, k), 3) for k in _TOTAL)
+            vs_direct = _fmt(ratio(v["rps"], direct["rps"])) + "x" if direct else "—"
+            vs_nginx = (
+                _fmt(ratio(v["cpu_us_per_request"], nginx["cpu_us_per_request"])) + "x"
+                if nginx and name != "direct"
+                else "—"
+            )
             lines.append(
-                f"| {key} | {name} | {add} | {total} | {_fmt(v['rps'], 0)} | {_fmt(v['chunks_per_s'], 0)} "
-                f"| {_fmt(v['cpu_us_per_request'], 0)} | {_fmt(v['cpu_us_per_chunk'], 2)} | {_fmt(v['rss_mb'], 0)} |"
+                f"| {key} | {name} | {add} | {total} | {_fmt(v['rps'], 0)} | {vs_direct} "
+                f"| {_fmt(v['chunks_per_s'], 0)} | {_fmt(v['cpu_us_per_request'], 0)} "
+                f"| {_fmt(v['cpu_us_per_chunk'], 2)} | {vs_nginx} | {_fmt(v['rss_mb'], 0)} |"
             )
     lines += ["", f"Idle RSS (MB): {data['idle_rss_mb']}", ""]
     lines += metering_section(data)

@@ -14,6 +14,8 @@ def _target(ttfb: float, cpu_chunk: float, cpu_req: float, rss: float = 50.0) ->
         "ttfb_p95": ttfb,
         "ttfb_p99": ttfb,
         "total_p50": ttfb,
+        "total_p95": ttfb,
+        "total_p99": ttfb,
         "rps": 100.0,
         "chunks_per_s": 1000.0,
         "cpu_us_per_chunk": cpu_chunk,
@@ -79,3 +81,5 @@ def test_the_report_is_written(tmp_path: Path) -> None:
     write_report(_run(2200.0, 1.4), out)
     text = out.read_text()
     assert "pinned to core [1]" in text and "| RSS at 128 streams < 120 MB | 130 MB | NO |" in text
+    # proxy_on: 2200 µs a request against nginx's 1000, same req/s as direct
+    assert "| 100 | 1.00x | 1000 | 2200 | 11.00 | 2.20x | 50 |" in text
