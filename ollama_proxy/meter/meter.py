@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -112,6 +113,19 @@ def plain_sse_events(chunk: bytes) -> int:
     return events
 
 
+@dataclass(frozen=True, slots=True)
+class _Framing:
+    """How a stream's units (NDJSON lines, SSE events) end, and how a plain run is proved."""
+
+    separator: bytes  # ends a unit; bytes ending in it leave the decoder nothing partial
+    plain_end: bytes  # ends a plain unit
+    count_plain: Callable[[bytes], int]
+
+
+_NDJSON_FRAMING = _Framing(b"\n", _NDJSON_PLAIN_END, plain_ndjson_lines)
+_SSE_FRAMING = _Framing(b"\n\n", _SSE_PLAIN_END, plain_sse_events)
+
+
 def _loads(data: bytes) -> Any:
     try:
         return orjson.loads(data)
@@ -179,6 +193,7 @@ class Meter:
         "_usage",
         "_usage_estimated",
         "_finished",
+        "_framing",
     )
 
     def __init__(self, record: RequestRecord, route: Route, started_at: float) -> None:
@@ -192,6 +207,7 @@ class Meter:
         self._bytes_out = 0
         self._mode = ""  # set by observe_response_start
         self._decoder: NDJSONDecoder | SSEDecoder | JSONBodyDecoder | None = None
+        self._framing = _NDJSON_FRAMING  # NDJSON or SSE streams: set by observe_response_start
         self._aligned = True  # the stream decoder holds no partial line or event
         self._status = 0
         self._ttfb: float | None = None
@@ -258,6 +274,7 @@ class Meter:
                 self._mode, self._decoder = NDJSON, NDJSONDecoder()
             elif "event-stream" in ctype:
                 self._mode, self._decoder = SSE, SSEDecoder()
+                self._framing = _SSE_FRAMING
             elif "json" in ctype and self._route.inference:
                 self._mode, self._decoder = JSON, JSONBodyDecoder()
             else:  # tags, ps, show, version...: bytes and timings are enough
@@ -271,72 +288,54 @@ class Meter:
                 return
             self._bytes_out += len(chunk)
             mode = self._mode
-            if mode is NDJSON:
+            if mode is NDJSON or mode is SSE:
                 if self._aligned and self._ttft is not None:  # the hot path
-                    chunk = self._count_plain(chunk, _NDJSON_PLAIN_END, plain_ndjson_lines)
+                    chunk = self._count_plain(chunk)
                     if not chunk:
                         return
-                self._ndjson_chunk(chunk, now)
-            elif mode is SSE:
-                if self._aligned and self._ttft is not None:
-                    chunk = self._count_plain(chunk, _SSE_PLAIN_END, plain_sse_events)
-                    if not chunk:
-                        return
-                self._sse_chunk(chunk, now)
+                self._stream_chunk(chunk, now)
             elif mode is JSON:
                 self._decoder.feed(chunk)  # type: ignore[union-attr]
         except Exception as exc:
             self._fail(exc)
 
-    def _ndjson_chunk(self, chunk: bytes, now: float) -> None:
-        decoder: NDJSONDecoder = self._decoder  # type: ignore[assignment]
+    def _stream_chunk(self, chunk: bytes, now: float) -> None:
+        decoder: NDJSONDecoder | SSEDecoder = self._decoder  # type: ignore[assignment]
+        separator = self._framing.separator
         if self._aligned and self._ttft is None:
-            # The first line goes the general way (it sets the TTFT and the model); the plain
-            # lines that usually follow it in the same chunk need not.
-            end = chunk.find(b"\n") + 1
-            if 0 < end < len(chunk):
-                self._lines(decoder.feed(chunk[:end]), now)
+            # The first unit goes the general way (it sets the TTFT and the model); the plain
+            # ones that usually follow it in the same chunk need not.
+            end = chunk.find(separator) + len(separator)
+            if len(separator) <= end < len(chunk):
+                self._handle(decoder.feed(chunk[:end]), now)
+                chunk = chunk[end:]
                 if self._ttft is not None:
-                    chunk = self._count_plain(chunk[end:], _NDJSON_PLAIN_END, plain_ndjson_lines)
-                else:
-                    chunk = chunk[end:]
+                    chunk = self._count_plain(chunk)
                 if not chunk:
                     return
-        # Fed bytes ending in a newline leave no partial line behind.
-        self._aligned = chunk[-1] == 10
-        lines = decoder.feed(chunk)
-        if lines:
-            self._lines(lines, now)
+        self._aligned = chunk.endswith(separator)
+        units = decoder.feed(chunk)
+        if units:
+            self._handle(units, now)
 
-    def _sse_chunk(self, chunk: bytes, now: float) -> None:
-        decoder: SSEDecoder = self._decoder  # type: ignore[assignment]
-        if self._aligned and self._ttft is None:
-            end = chunk.find(b"\n\n") + 2
-            if 1 < end < len(chunk):
-                self._events(decoder.feed(chunk[:end]), now)
-                if self._ttft is not None:
-                    chunk = self._count_plain(chunk[end:], _SSE_PLAIN_END, plain_sse_events)
-                else:
-                    chunk = chunk[end:]
-                if not chunk:
-                    return
-        # Bytes ending in a blank line leave no partial line and no partial event behind.
-        self._aligned = chunk.endswith(b"\n\n")
-        events = decoder.feed(chunk)
-        if events:
-            self._events(events, now)
+    def _handle(self, units: list[Line] | list[SSEEvent], now: float) -> None:
+        if self._mode is NDJSON:
+            self._lines(units, now)  # type: ignore[arg-type]
+        else:
+            self._events(units, now)  # type: ignore[arg-type]
 
-    def _count_plain(self, chunk: bytes, ending: bytes, count: Callable[[bytes], int]) -> bytes:
+    def _count_plain(self, chunk: bytes) -> bytes:
         """Count the plain lines or events `chunk` starts with; return what is left after them.
 
         A stream's chunks are runs of plain ones, with the first and the last few (usage, done,
         errors) around them: those go the general way, the run is only counted.
         """
-        end = chunk.rfind(ending)
+        framing = self._framing
+        end = chunk.rfind(framing.plain_end)
         if end < 0:
             return chunk
-        end += len(ending)
-        plain = count(chunk if end == len(chunk) else chunk[:end])
+        end += len(framing.plain_end)
+        plain = framing.count_plain(chunk if end == len(chunk) else chunk[:end])
         if not plain:
             return chunk
         self._chunks += plain
@@ -539,14 +538,10 @@ class Meter:
         decoder, mode = self._decoder, self._mode
         if decoder is None or mode is OPAQUE:
             return
-        if mode is NDJSON:
-            lines = decoder.flush()
-            if lines:
-                self._lines(lines, self._last_time())  # type: ignore[arg-type]
-        elif mode is SSE:
-            events = decoder.flush()
-            if events:
-                self._events(events, self._last_time())  # type: ignore[arg-type]
+        if mode is NDJSON or mode is SSE:
+            units = decoder.flush()
+            if units:
+                self._handle(units, self._last_time())
         else:
             self._json_body(decoder.flush())  # type: ignore[arg-type]
 
