@@ -164,34 +164,34 @@ def _sorted(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 def model_rows(
     rows: list[dict[str, Any]], loaded_names: set[str], grouped: bool
 ) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        loads = _int(row.get("load_count"))
-        item: dict[str, Any] = {"model_name": str(row["model"])}
-        item["instance"] = _instance(row, grouped)
-        item.update(_common(row))
-        item.update(
-            p50_latency=round_ms(row.get("lat_p50")),
-            tokens_per_sec=decode_rate(row.get("eval_tokens"), row.get("eval_ms")),
-            ttft=round_ms(row.get("ttft_p50")),
-            p95_ttft=round_ms(row.get("ttft_p95")),
-            load_count=loads,
-            avg_load_ms=avg(row.get("load_ms_sum"), loads),
-            last_used=iso(as_datetime(row.get("last_ts"))),
-            loaded=str(row["model"]) in loaded_names,
-        )
-        out.append(item)
+    out = [_model_item(row, loaded_names, grouped) for row in rows]
     if not grouped:
-        # A model sitting in VRAM with no traffic in the range is still a model of the box.
+        # A model sitting in VRAM with no traffic in the range is still a model of the box:
+        # zero counts, and no error rate (there were no requests to have one).
         seen = {item["model_name"] for item in out}
-        out += [_idle_model_row(name) for name in sorted(loaded_names - seen)]
+        out += [
+            _model_item({"model": name}, loaded_names, grouped) | {"error_rate": None}
+            for name in sorted(loaded_names - seen)
+        ]
     return _sorted(out, "model_name")
 
 
-def _idle_model_row(name: str) -> dict[str, Any]:
-    """A loaded model without requests in the range: zero counts, unknown rates."""
-    row = model_rows([{"model": name}], {name}, grouped=True)[0]
-    return row | {"instance": None, "error_rate": None}  # no requests: no rate to show
+def _model_item(row: dict[str, Any], loaded_names: set[str], grouped: bool) -> dict[str, Any]:
+    loads = _int(row.get("load_count"))
+    item: dict[str, Any] = {"model_name": str(row["model"])}
+    item["instance"] = _instance(row, grouped)
+    item.update(_common(row))
+    item.update(
+        p50_latency=round_ms(row.get("lat_p50")),
+        tokens_per_sec=decode_rate(row.get("eval_tokens"), row.get("eval_ms")),
+        ttft=round_ms(row.get("ttft_p50")),
+        p95_ttft=round_ms(row.get("ttft_p95")),
+        load_count=loads,
+        avg_load_ms=avg(row.get("load_ms_sum"), loads),
+        last_used=iso(as_datetime(row.get("last_ts"))),
+        loaded=str(row["model"]) in loaded_names,
+    )
+    return item
 
 
 def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any]]:

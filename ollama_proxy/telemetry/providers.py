@@ -100,7 +100,7 @@ def build_sampler(name: str, ratio: float) -> Sampler:
     """The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name (the SDK's own names).
 
     Unsampled requests still get a valid trace id on their record and a `traceparent` to
-    Ollama (flag 00): only the span export is skipped.
+    Ollama (sampled flag off): only the span export is skipped.
 
     >>> build_sampler("parentbased_traceidratio", 0.25).get_description()[:40]
     'ParentBased{root:TraceIdRatioBased{0.25}'
