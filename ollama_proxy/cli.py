@@ -9,7 +9,6 @@ Each flag is also settable by environment (PROXY_LISTEN, OLLAMA_UPSTREAM, STORE_
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from ollama_proxy import __version__
 from ollama_proxy.config import Settings, format_validation_error, loop_error
 from ollama_proxy.logs import configure_logging
+from ollama_proxy.runtime import install_fast_loop, settle_gc
 
 
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,18 +78,6 @@ def _load_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def install_fast_loop(enabled: bool = True) -> str:
-    """Use uvloop when installed and enabled: it measurably cuts the proxy's CPU per chunk."""
-    if not enabled:
-        return "asyncio"
-    try:
-        import uvloop
-    except ImportError:
-        return "asyncio"
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return "uvloop"
-
-
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -106,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         f"forwarding to {settings.upstream} (loop={loop_kind})",
         file=sys.stderr,
     )
+    settle_gc()
     web.run_app(
         app,
         host=settings.listen_host,
