@@ -56,6 +56,7 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                         f" (bare aiohttp: {ratio(c1['aiohttp_bare'][unit], nginx[unit]):.2f}x)"
                     )
                 checks.append((f"{unit} vs nginx ≤ 2.5x", measured, r <= 2.5))
+    checks += _per_request_checks(res)
     c16 = res.get("chat_stream@c16")
     if c16 and "nginx" in c16 and "proxy_on" in c16:
         ours, theirs = added(c16, "proxy_on", "ttfb_p50"), added(c16, "nginx", "ttfb_p50")
@@ -72,6 +73,55 @@ def floor_checks(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if c128 and "proxy_on" in c128:
         rss = c128["proxy_on"]["rss_mb"]
         checks.append(("RSS at 128 streams < 120 MB", f"{rss:.0f} MB", rss < 120))
+    return checks
+
+
+def _range(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
+
+
+def _per_request_checks(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The metering and nginx floors on every workload, not only the calibration's stream.
+
+    Streamed and non-streamed requests are judged apart: a tiny non-streamed answer (the
+    zero-delay simulator's /api/generate) has almost no relaying to amortise a record over.
+    """
+    checks: list[tuple[str, str, bool | None]] = []
+    for label, prefix in (
+        ("streamed", ("chat_stream", "openai_stream")),
+        ("non-streamed", ("generate",)),
+    ):
+        rows = [
+            v
+            for k, v in res.items()
+            if k.startswith(prefix) and {"proxy_on", "proxy_off"} <= v.keys()
+        ]
+        if rows:
+            metering = [
+                ratio(v["proxy_on"]["cpu_us_per_request"], v["proxy_off"]["cpu_us_per_request"])
+                for v in rows
+            ]
+            checks.append(
+                (
+                    f"metering on / off CPU per request, every {label} workload ≤ 1.15",
+                    _range(metering),
+                    max(metering) <= 1.15,
+                )
+            )
+        rows = [v for v in rows if "nginx" in v]
+        if rows and label == "non-streamed":
+            unit = "cpu_us_per_request"
+            ours = [ratio(v["proxy_on"][unit], v["nginx"][unit]) for v in rows]
+            measured = f"{_range(ours)}x"
+            bare = [
+                ratio(v["aiohttp_bare"][unit], v["nginx"][unit])
+                for v in rows
+                if "aiohttp_bare" in v
+            ]
+            if bare:
+                measured += f" (bare aiohttp: {_range(bare)}x)"
+            checks.append((f"CPU per {label} request vs nginx ≤ 2.5x", measured, max(ours) <= 2.5))
     return checks
 
 

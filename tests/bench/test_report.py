@@ -83,3 +83,21 @@ def test_the_report_is_written(tmp_path: Path) -> None:
     assert "pinned to core [1]" in text and "| RSS at 128 streams < 120 MB | 130 MB | NO |" in text
     # proxy_on: 2200 µs a request against nginx's 1000, same req/s as direct
     assert "| 100 | 1.00x | 1000 | 2200 | 11.00 | 2.20x | 50 |" in text
+
+
+def test_streamed_and_non_streamed_requests_are_judged_apart() -> None:
+    run = _run(2200.0, 1.4)
+    run["results"]["generate@c1"] = {
+        "direct": _target(0.2, 0, 0),
+        "proxy_off": _target(0.5, 200.0, 200.0),
+        "proxy_on": _target(0.5, 260.0, 260.0),
+        "aiohttp_bare": _target(0.5, 210.0, 210.0),
+        "nginx": _target(0.4, 40.0, 40.0),
+    }
+    checks = {name: (value, ok) for name, value, ok in floor_checks(run)}
+    streamed = checks["metering on / off CPU per request, every streamed workload ≤ 1.15"]
+    assert streamed == ("1.10", True)
+    non_streamed = checks["metering on / off CPU per request, every non-streamed workload ≤ 1.15"]
+    assert non_streamed == ("1.30", False)
+    vs_nginx = checks["CPU per non-streamed request vs nginx ≤ 2.5x"]
+    assert vs_nginx == ("6.50x (bare aiohttp: 5.25x)", False)
