@@ -43,6 +43,9 @@ REQUEST_HEAD = 64 * 1024  # request bytes kept to read `model` and `stream`
 REQUEST_TAIL = 4 * 1024  # ...and the last ones: SDKs may put `model` after MBs of base64 images
 ERROR_BODY = 64 * 1024  # body kept from an error response to read its message
 MESSAGE_MAX = 500  # characters of an error message kept on the record
+# Whole-unit chunks after the first output are held and metered together up to this many
+# bytes: one proof over many chunks instead of a call per chunk (see Meter.observe_chunk).
+HOLD_BYTES = 16 * 1024
 
 # Operations whose request bodies are raw data, not JSON worth reading.
 _OPAQUE_REQUESTS = frozenset({"blob", "other", "heartbeat"})
@@ -194,6 +197,8 @@ class Meter:
         "_usage_estimated",
         "_finished",
         "_framing",
+        "_held",
+        "_held_bytes",
     )
 
     def __init__(self, record: RequestRecord, route: Route, started_at: float) -> None:
@@ -224,6 +229,8 @@ class Meter:
         self._model = ""  # the model the response names
         self._failure: str | None = None
         self._finished = False
+        self._held: list[bytes] = []  # whole-unit chunks not metered yet
+        self._held_bytes = 0
 
     # --- request -----------------------------------------------------------------------------
 
@@ -290,6 +297,16 @@ class Meter:
             mode = self._mode
             if mode is NDJSON or mode is SSE:
                 if self._aligned and self._ttft is not None:  # the hot path
+                    if chunk.endswith(self._framing.separator):
+                        # Whole lines or events after the first output: their times no longer
+                        # matter, only what they hold, so they are held and metered together
+                        # (a call per chunk cost more than the proof itself).
+                        self._held.append(chunk)
+                        self._held_bytes += len(chunk)
+                        if self._held_bytes >= HOLD_BYTES:
+                            self._release(now)
+                        return
+                    self._release(now)
                     chunk = self._count_plain(chunk)
                     if not chunk:
                         return
@@ -298,6 +315,18 @@ class Meter:
                 self._decoder.feed(chunk)  # type: ignore[union-attr]
         except Exception as exc:
             self._fail(exc)
+
+    def _release(self, now: float) -> None:
+        """Meter the held chunks as one: they are whole units, so joined they read the same."""
+        held = self._held
+        if not held:
+            return
+        chunk = held[0] if len(held) == 1 else b"".join(held)
+        self._held = []
+        self._held_bytes = 0
+        chunk = self._count_plain(chunk)
+        if chunk:
+            self._stream_chunk(chunk, now)
 
     def _stream_chunk(self, chunk: bytes, now: float) -> None:
         decoder: NDJSONDecoder | SSEDecoder = self._decoder  # type: ignore[assignment]
@@ -539,6 +568,7 @@ class Meter:
         if decoder is None or mode is OPAQUE:
             return
         if mode is NDJSON or mode is SSE:
+            self._release(self._last_time())
             units = decoder.flush()
             if units:
                 self._handle(units, self._last_time())

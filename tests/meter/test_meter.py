@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ollama_proxy.meter.meter import Meter
+from ollama_proxy.meter.meter import HOLD_BYTES, Meter
 from ollama_proxy.proxy.routes import classify
 from ollama_proxy.records import RequestRecord
 from tests.meter import fixtures as fx
@@ -487,3 +487,53 @@ def test_an_empty_openai_delta_is_not_counted_as_output() -> None:
     body = [text, text + empty, empty, text + empty + text, tail + b"\n\ndata: [DONE]\n\n"]
     record = run("/v1/chat/completions", fx.SSE, body)
     assert record.chunks == 4
+
+
+# --- held chunks (Meter.observe_chunk holds whole units after the first output) -------------
+
+
+def _long_native(lines: int, middle: bytes) -> list[bytes]:
+    line = b'{"model":"m","response":"token","done":false}\n'
+    final = b'{"model":"m","response":"","done":true,"prompt_eval_count":5,"eval_count":9}\n'
+    half = [line] * (lines // 2)
+    return [*half, middle, *half, final]
+
+
+@pytest.mark.parametrize(
+    "middle",
+    [
+        b'{"model":"m","response":"token","done":false}\n',
+        b'{"error":"model ran out of memory"}\n',
+        b"not json at all\n",
+    ],
+    ids=["plain", "error", "unparsable"],
+)
+def test_held_runs_longer_than_the_hold_read_like_one_body(middle: bytes) -> None:
+    chunks = _long_native(800, middle)
+    assert sum(map(len, chunks)) > 2 * HOLD_BYTES  # released mid-stream, not only at finish
+    record = comparable(run("/api/generate", fx.NDJSON, chunks))
+    assert record == comparable(run("/api/generate", fx.NDJSON, [b"".join(chunks)]))
+    assert record == comparable(run("/api/generate", fx.NDJSON, _bytewise(b"".join(chunks))))
+
+
+def test_an_empty_delta_deep_in_a_held_sse_run_is_not_output() -> None:
+    head = b'data: {"model":"m","choices":[{"index":0,"delta":{"content":'
+    text = head + b'"token"},"finish_reason":null}]}\n\n'
+    empty = head + b'""},"finish_reason":null}]}\n\n'
+    tail = b'data: {"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}'
+    chunks = [text] * 300 + [text + empty + text] + [text] * 300 + [tail + b"\n\ndata: [DONE]\n\n"]
+    assert sum(map(len, chunks)) > 2 * HOLD_BYTES
+    record = run("/v1/chat/completions", fx.SSE, chunks)
+    assert record.chunks == 602 and record.status == "success"
+    assert comparable(record) == comparable(run("/v1/chat/completions", fx.SSE, [b"".join(chunks)]))
+
+
+def test_held_chunks_count_when_the_client_hangs_up() -> None:
+    line = b'{"model":"m","response":"token","done":false}\n'
+    meter = Meter(RequestRecord(endpoint="/api/generate"), classify("/api/generate"), T0)
+    meter.observe_response_start(200, fx.NDJSON, T_START)
+    for _ in range(50):
+        meter.observe_chunk(line, T_CHUNK)
+    record = meter.finish(T_END, cancelled=True)
+    assert record.chunks == 50 and record.completion_tokens == 50
+    assert record.status == "cancelled"
