@@ -71,13 +71,21 @@ class Aggregates:
         self, name: str, bounds: tuple[float, ...], key: AttrKey, value: float, n: int = 1
     ) -> None:
         """Add `n` observations of `value` (callers hold `lock`)."""
+        self.histogram(name, bounds, key).add(value, n)
+
+    def histogram(self, name: str, bounds: tuple[float, ...], key: AttrKey) -> HistogramState:
+        """The state of one histogram series, created empty if new (callers hold `lock`).
+
+        Callers that record into the same series often keep the state and `add` to it
+        directly: that skips hashing the attribute key on every value.
+        """
         series = self.histograms.get(name)
         if series is None:
             series = self.histograms[name] = {}
         state = series.get(key)
         if state is None:
             state = series[key] = HistogramState(bounds, [0] * (len(bounds) + 1))
-        state.add(value, n)
+        return state
 
     def add(self, name: str, key: AttrKey, value: float) -> None:
         """Add to a sum (callers hold `lock`)."""

@@ -25,7 +25,7 @@ from yarl import URL
 
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
-from ollama_proxy.telemetry.aggregates import Aggregates, AttrKey, AttrValue
+from ollama_proxy.telemetry.aggregates import Aggregates, AttrKey, AttrValue, HistogramState
 from ollama_proxy.telemetry.bridge import attach
 
 log = structlog.get_logger("ollama_proxy.telemetry")
@@ -68,7 +68,7 @@ class Instruments:
             (n.SERVER_ADDRESS, upstream_url.host or ""),
             (n.SERVER_PORT, upstream_url.port or 0),
         )
-        self._keys: dict[tuple[str, str, str], AttrKey] = {}
+        self._series: dict[tuple[str, str, str], _Series] = {}
         scope = InstrumentationScope(n.SCOPE, VERSION)
         attach(meter_provider, scope, self._produce)
 
@@ -103,11 +103,11 @@ class Instruments:
             (n.ERROR_TYPE, error_type(record)),
         )
 
-    def _genai_key(self, operation: str, model: str, error: str) -> AttrKey:
+    def _genai_series(self, operation: str, model: str, error: str) -> _Series:
         cache_key = (operation, model, error)
-        key = self._keys.get(cache_key)
-        if key is None:
-            key = (
+        series = self._series.get(cache_key)
+        if series is None:
+            key: AttrKey = (
                 (n.GEN_AI_OPERATION_NAME, genai_operation(operation)),
                 (n.GEN_AI_PROVIDER_NAME, n.PROVIDER),
                 (n.GEN_AI_REQUEST_MODEL, model),
@@ -115,67 +115,65 @@ class Instruments:
             )
             if error:
                 key += ((n.ERROR_TYPE, error),)
-            if len(self._keys) < 10_000:  # bounded: model names come from clients
-                self._keys[cache_key] = key
-        return key
+            series = _Series(self.aggregates, key)
+            if len(self._series) < 10_000:  # bounded: model names come from clients
+                self._series[cache_key] = series
+        return series
 
     def _record_genai(self, r: RequestRecord, ttfc_s: float | None) -> None:
         if r.status == "cancelled":
             return  # client hang-ups would skew latency; they are counted in ollama.requests
         error = error_type(r) if r.status == "error" else ""
-        agg, key = self.aggregates, self._genai_key(r.operation, r.model, error)
-        agg.observe(n.OPERATION_DURATION.name, n.DURATION_BUCKETS, key, r.latency_ms / 1000.0)
+        series = self._genai_series(r.operation, r.model, error)
+        series.observe(n.OPERATION_DURATION.name, n.DURATION_BUCKETS, r.latency_ms / 1000.0)
         if error:
             return
-        self._record_tokens(r, key)
+        self._record_tokens(r, series)
         if r.stream:
-            self._record_chunks(r, key, ttfc_s)
-        self._record_server(r, key)
+            self._record_chunks(r, series, ttfc_s)
+        self._record_server(r, series)
 
-    def _record_tokens(self, r: RequestRecord, key: AttrKey) -> None:
+    def _record_tokens(self, r: RequestRecord, series: _Series) -> None:
         # Semconv: MUST NOT report counts that could not be obtained; estimates are not usage.
         if r.estimated or not (r.prompt_tokens or r.completion_tokens):
             return
-        agg, bounds = self.aggregates, n.TOKEN_BUCKETS
-        agg.observe(n.TOKEN_USAGE.name, bounds, key + _INPUT, r.prompt_tokens)
+        series.observe_tokens(_INPUT, r.prompt_tokens)
         if genai_operation(r.operation) != "embeddings":
-            agg.observe(n.TOKEN_USAGE.name, bounds, key + _OUTPUT, r.completion_tokens)
+            series.observe_tokens(_OUTPUT, r.completion_tokens)
         if r.cached_tokens:
-            agg.add(n.CACHED_INPUT_TOKENS.name, key, r.cached_tokens)
+            self.aggregates.add(n.CACHED_INPUT_TOKENS.name, series.key, r.cached_tokens)
 
-    def _record_chunks(self, r: RequestRecord, key: AttrKey, ttfc_s: float | None) -> None:
+    def _record_chunks(self, r: RequestRecord, series: _Series, ttfc_s: float | None) -> None:
         if ttfc_s is None:
             ttfc_s = seconds(r.ttfb_ms)
         if ttfc_s is None:
             return
-        agg = self.aggregates
-        agg.observe(n.TIME_TO_FIRST_CHUNK.name, n.DURATION_BUCKETS, key, ttfc_s)
+        series.observe(n.TIME_TO_FIRST_CHUNK.name, n.DURATION_BUCKETS, ttfc_s)
         if r.chunks > 1:
             # Semconv wants one value per chunk after the first; measuring each would cost per
             # chunk, so each counts at the mean interval (the sum stays exact).
             mean = max(r.latency_ms / 1000.0 - ttfc_s, 0.0) / (r.chunks - 1)
-            agg.observe(n.TIME_PER_OUTPUT_CHUNK.name, n.DURATION_BUCKETS, key, mean, r.chunks - 1)
+            series.observe(n.TIME_PER_OUTPUT_CHUNK.name, n.DURATION_BUCKETS, mean, r.chunks - 1)
 
-    def _record_server(self, r: RequestRecord, key: AttrKey) -> None:
-        agg = self.aggregates
+    def _record_server(self, r: RequestRecord, series: _Series) -> None:
         if r.total_duration_ms is not None:
-            agg.observe(
-                n.SERVER_REQUEST_DURATION.name, n.DURATION_BUCKETS, key, r.total_duration_ms / 1e3
+            series.observe(
+                n.SERVER_REQUEST_DURATION.name, n.DURATION_BUCKETS, r.total_duration_ms / 1e3
             )
         load, prefill = r.load_duration_ms, r.prompt_eval_duration_ms
         if load is not None:
-            agg.observe(n.MODEL_LOAD_DURATION.name, n.DURATION_BUCKETS, key, load / 1e3)
+            series.observe(n.MODEL_LOAD_DURATION.name, n.DURATION_BUCKETS, load / 1e3)
         if prefill is not None:
-            agg.observe(n.PROMPT_EVAL_DURATION.name, n.DURATION_BUCKETS, key, prefill / 1e3)
+            series.observe(n.PROMPT_EVAL_DURATION.name, n.DURATION_BUCKETS, prefill / 1e3)
             ttft = (prefill + (load or 0.0)) / 1e3
-            agg.observe(n.SERVER_TIME_TO_FIRST_TOKEN.name, n.TTFT_BUCKETS, key, ttft)
+            series.observe(n.SERVER_TIME_TO_FIRST_TOKEN.name, n.TTFT_BUCKETS, ttft)
         if r.eval_duration_ms is not None and r.completion_tokens > 0:
             tpot = r.eval_duration_ms / 1e3 / r.completion_tokens
-            agg.observe(n.SERVER_TIME_PER_OUTPUT_TOKEN.name, n.TPOT_BUCKETS, key, tpot)
+            series.observe(n.SERVER_TIME_PER_OUTPUT_TOKEN.name, n.TPOT_BUCKETS, tpot)
         if r.queue_wait_ms is not None:
-            agg.observe(n.QUEUE_WAIT.name, n.QUEUE_BUCKETS, key, r.queue_wait_ms / 1e3)
+            series.observe(n.QUEUE_WAIT.name, n.QUEUE_BUCKETS, r.queue_wait_ms / 1e3)
         if r.decode_tps is not None:
-            agg.observe(n.TOKENS_PER_SECOND.name, n.TPS_BUCKETS, key, r.decode_tps)
+            series.observe(n.TOKENS_PER_SECOND.name, n.TPS_BUCKETS, r.decode_tps)
 
     # --- gauges -----------------------------------------------------------------------
     def register_gauge(
@@ -201,6 +199,36 @@ class Instruments:
 
 _INPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_INPUT),)
 _OUTPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_OUTPUT),)
+
+
+class _Series:
+    """One gen_ai attribute set and the histogram states recorded under it.
+
+    A request records about ten values under the same attributes; looking each state up by
+    metric name here, instead of by name and attribute key in `Aggregates`, hashes the key
+    once per new series rather than once per value (callers hold the aggregates' lock).
+    """
+
+    __slots__ = ("_aggregates", "_states", "key")
+
+    def __init__(self, aggregates: Aggregates, key: AttrKey) -> None:
+        self._aggregates = aggregates
+        self._states: dict[object, HistogramState] = {}
+        self.key = key
+
+    def observe(self, name: str, bounds: tuple[float, ...], value: float, count: int = 1) -> None:
+        state = self._states.get(name)
+        if state is None:
+            state = self._states[name] = self._aggregates.histogram(name, bounds, self.key)
+        state.add(value, count)
+
+    def observe_tokens(self, token_type: AttrKey, value: float) -> None:
+        state = self._states.get(token_type)
+        if state is None:
+            key = self.key + token_type
+            state = self._aggregates.histogram(n.TOKEN_USAGE.name, n.TOKEN_BUCKETS, key)
+            self._states[token_type] = state
+        state.add(value, 1)
 
 
 def _observations(result: GaugeResult) -> list[Observation]:
