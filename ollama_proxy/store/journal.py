@@ -14,11 +14,12 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import orjson
 
-from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
 
 _counter = itertools.count()
 
@@ -39,23 +40,46 @@ class Batch:
 
 
 def encode(batch: Batch) -> bytes:
-    """One JSON document per segment: a single orjson call serialises the dataclasses natively,
-    about 4x cheaper a record than a call per line. (Segments are written whole or not at all,
-    see `Journal.append`, so nothing gains from a line per record.)"""
+    """One JSON document per segment, requests as rows under their field names.
+
+    A single orjson call for the whole batch, with each record as a tuple of its values:
+    about half the CPU of serialising the dataclasses by name, and a tenth of a call per
+    line. (Segments are written whole or not at all, see `Journal.append`, so nothing gains
+    from a line per record.)
+    """
     return orjson.dumps(
-        {"requests": batch.requests, "metrics": batch.metrics, "contents": batch.contents}
+        {
+            "request_fields": REQUEST_FIELDS,
+            "request_rows": [_REQUEST_ROW(r) for r in batch.requests],
+            "metrics": batch.metrics,
+            "contents": batch.contents,
+        }
     )
 
 
+_REQUEST_ROW = attrgetter(*REQUEST_FIELDS)
+
+
 def decode(data: bytes) -> Batch:
+    """A segment of any format this project has written: rows, records by name, or lines."""
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
         document = None
-    if not isinstance(document, dict) or "requests" not in document:
+    if not isinstance(document, dict):
+        return _decode_lines(data)
+    if "request_rows" in document:
+        fields = document["request_fields"]
+        requests = [
+            RequestRecord.from_dict(dict(zip(fields, row, strict=True)))
+            for row in document["request_rows"]
+        ]
+    elif "requests" in document:  # records by field name (until 2026-11-29)
+        requests = [RequestRecord.from_dict(item) for item in document["requests"]]
+    else:
         return _decode_lines(data)
     return Batch(
-        [RequestRecord.from_dict(item) for item in document["requests"]],
+        requests,
         [MetricPoint.from_dict(item) for item in document.get("metrics", [])],
         [ContentRecord.from_dict(item) for item in document.get("contents", [])],
     )

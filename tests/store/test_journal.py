@@ -42,5 +42,21 @@ def test_segments_of_the_line_format_still_replay() -> None:
     assert again.requests == batch.requests and again.metrics == batch.metrics
 
 
+def test_segments_of_records_by_field_name_still_replay() -> None:
+    batch = _batch()
+    document = {"requests": batch.requests, "metrics": batch.metrics, "contents": batch.contents}
+    again = decode(orjson.dumps(document))
+    assert again.requests == batch.requests
+    assert again.metrics == batch.metrics and again.contents == batch.contents
+
+
+def test_rows_are_read_by_their_field_names_not_by_position() -> None:
+    batch = _batch()
+    document = orjson.loads(encode(batch))
+    document["request_fields"].reverse()
+    document["request_rows"] = [row[::-1] for row in document["request_rows"]]
+    assert decode(orjson.dumps(document)).requests == batch.requests
+
+
 def test_an_empty_batch_encodes_and_decodes() -> None:
     assert len(decode(encode(Batch([], [])))) == 0
