@@ -36,8 +36,11 @@ class Usage:
 
 def _int(value: Any) -> int:
     # bool is an int in Python; a JSON `true` is not a count.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return max(value, 0)
+    kind = value.__class__
+    if kind is int:
+        return value if value > 0 else 0
+    if isinstance(value, int) and kind is not bool:
+        return max(int(value), 0)
     if isinstance(value, float) and value >= 0:
         return int(value)
     return 0
@@ -61,16 +64,17 @@ def native(obj: Any) -> Usage:
     Go's `omitempty` drops zero metrics, so a missing field means 0, not unknown.
     """
     o = _dict(obj)
+    get = o.get
     return Usage(
-        prompt_tokens=_int(o.get("prompt_eval_count")),
-        completion_tokens=_int(o.get("eval_count")),
-        cached_tokens=_int(o.get("prompt_eval_cached_count")),
-        total_ms=_ms(o.get("total_duration")),
-        load_ms=_ms(o.get("load_duration")),
-        prompt_eval_ms=_ms(o.get("prompt_eval_duration")),
-        eval_ms=_ms(o.get("eval_duration")),
-        done_reason=_str(o.get("done_reason")),
-        model=_str(o.get("model")),
+        prompt_tokens=_int(get("prompt_eval_count")),
+        completion_tokens=_int(get("eval_count")),
+        cached_tokens=_int(get("prompt_eval_cached_count")),
+        total_ms=_int(get("total_duration")) / NS_PER_MS,
+        load_ms=_int(get("load_duration")) / NS_PER_MS,
+        prompt_eval_ms=_int(get("prompt_eval_duration")) / NS_PER_MS,
+        eval_ms=_int(get("eval_duration")) / NS_PER_MS,
+        done_reason=_str(get("done_reason")),
+        model=_str(get("model")),
     )
 
 
