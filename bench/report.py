@@ -10,7 +10,8 @@ FLOORS = """\
 Floors (issue «Benchmarks»), all from one run: added TTFB p50 at c=1 under 0.5 ms; proxy CPU
 per streamed chunk and per request (metering on) at most 2.5x nginx's; metering on at most
 1.15x the CPU of metering off; added TTFB p50 at c=16 at most 3x nginx's; RSS under 120 MB at
-128 concurrent streams."""
+128 concurrent streams. The issue calibrated them on 100-chunk streams; rows marked "beyond
+the floors" apply the same numbers to tiny non-streamed requests (see docs/performance.md)."""
 
 
 _TTFB = ("ttfb_p50", "ttfb_p95", "ttfb_p99")
@@ -81,6 +82,10 @@ def _range(values: list[float]) -> str:
     return f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
 
 
+def _prefix(label: str) -> str:
+    return "beyond the floors: " if label == "non-streamed" else ""
+
+
 def _per_request_checks(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """The metering and nginx floors on every workload, not only the calibration's stream.
 
@@ -104,13 +109,14 @@ def _per_request_checks(res: dict[str, Any]) -> list[tuple[str, str, bool | None
             ]
             checks.append(
                 (
-                    f"metering on / off CPU per request, every {label} workload ≤ 1.15",
+                    f"{_prefix(label)}metering on / off CPU per request, every {label} workload"
+                    " ≤ 1.15",
                     _range(metering),
                     max(metering) <= 1.15,
                 )
             )
         rows = [v for v in rows if "nginx" in v]
-        if rows and label == "non-streamed":
+        if rows:
             unit = "cpu_us_per_request"
             ours = [ratio(v["proxy_on"][unit], v["nginx"][unit]) for v in rows]
             measured = f"{_range(ours)}x"
@@ -121,7 +127,8 @@ def _per_request_checks(res: dict[str, Any]) -> list[tuple[str, str, bool | None
             ]
             if bare:
                 measured += f" (bare aiohttp: {_range(bare)}x)"
-            checks.append((f"CPU per {label} request vs nginx ≤ 2.5x", measured, max(ours) <= 2.5))
+            name = f"{_prefix(label)}CPU per {label} request vs nginx ≤ 2.5x"
+            checks.append((name, measured, max(ours) <= 2.5))
     return checks
 
 
