@@ -326,6 +326,9 @@ def run(quick: bool, skip: tuple[str, ...] = ()) -> dict[str, Any]:
                 for target in targets:  # interleaved: noise hits every target alike
                     per_target[target.name].append(measure(target, workload, concurrency, requests))
             results[key] = {name: median_of(r) for name, r in per_target.items()}
+            for name, rounds_of in per_target.items():  # for ratios paired round by round
+                for unit in ("cpu_us_per_request", "cpu_us_per_chunk"):
+                    results[key][name][f"{unit}_rounds"] = [r[unit] for r in rounds_of]
             print(
                 f"{key}: "
                 + ", ".join(
@@ -367,7 +370,7 @@ def plan_for(quick: bool) -> list[tuple[str, int, int, int]]:
     # samples) then lands in every round instead of in some, and medians stop jumping.
     per_round = {"chat_stream": 300, "generate": 2000, "openai_stream": 1000}
     return [
-        (workload, concurrency, max(requests, concurrency * 8), 5)
+        (workload, concurrency, max(requests, concurrency * 8), 7)
         for workload, requests in per_round.items()
         for concurrency in (1, 16, 128)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.report import floor_checks, metering_section, stores_section, write_report
+from bench.report import cpu_ratio, floor_checks, metering_section, stores_section, write_report
 
 
 def _target(ttfb: float, cpu_chunk: float, cpu_req: float, rss: float = 50.0) -> dict[str, float]:
@@ -108,3 +108,22 @@ def test_streamed_and_non_streamed_requests_are_judged_apart() -> None:
     assert non_streamed == ("1.30", False)
     vs_nginx = checks[f"{beyond}CPU per non-streamed request vs nginx ≤ 2.5x"]
     assert vs_nginx == ("6.50x (bare aiohttp: 5.25x)", False)
+
+
+def test_cpu_ratios_pair_the_rounds_when_the_run_has_them() -> None:
+    per_target = {
+        "proxy_on": {
+            "cpu_us_per_request": 110.0,
+            "cpu_us_per_request_rounds": [110.0, 220.0, 99.0],
+        },
+        "proxy_off": {
+            "cpu_us_per_request": 100.0,
+            "cpu_us_per_request_rounds": [100.0, 200.0, 90.0],
+        },
+    }
+    # Medians give 110/100; round by round every ratio is 1.10 whatever the machine did.
+    assert cpu_ratio(per_target, "proxy_on", "proxy_off", "cpu_us_per_request") == 1.1
+    del per_target["proxy_off"]["cpu_us_per_request_rounds"]
+    assert cpu_ratio(per_target, "proxy_on", "proxy_off", "cpu_us_per_request") == 1.1
+    per_target["proxy_off"]["cpu_us_per_request_rounds"] = [50.0, 200.0, 90.0]
+    assert cpu_ratio(per_target, "proxy_on", "proxy_off", "cpu_us_per_request") == 1.1
