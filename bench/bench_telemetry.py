@@ -106,6 +106,16 @@ class SdkInstruments(Instruments):
             def observe(self, name: str, bounds: Any, key: Any, value: float, k: int = 1) -> None:
                 sdk[name].record(value, dict(key))
 
+            def histogram(self, name: str, bounds: Any, key: Any) -> Any:
+                # What Instruments keeps per attribute set: here an SDK histogram bound to them.
+                instrument, attributes = sdk[name], dict(key)
+
+                class Bound:
+                    def add(self, value: float, k: int = 1) -> None:
+                        instrument.record(value, attributes)
+
+                return Bound()
+
             def add(self, name: str, key: Any, value: float) -> None:
                 sdk[name].add(value, dict(key))
 

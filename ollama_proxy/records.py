@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 Status = Literal["success", "error", "cancelled"]
@@ -103,6 +105,8 @@ class RequestRecord:
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+# A record's values in REQUEST_FIELDS order, as a tuple (one C call: journal rows, store rows).
+request_values: Callable[[RequestRecord], tuple[Any, ...]] = attrgetter(*REQUEST_FIELDS)
 # Fields that are None when unknown (Ollama reported no timing, no first token, ...).
 NULLABLE_FLOAT_FIELDS: tuple[str, ...] = (
     "ttfb_ms",

@@ -14,12 +14,17 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from pathlib import Path
 
 import orjson
 
-from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
+from ollama_proxy.records import (
+    REQUEST_FIELDS,
+    ContentRecord,
+    MetricPoint,
+    RequestRecord,
+    request_values,
+)
 
 _counter = itertools.count()
 
@@ -50,14 +55,11 @@ def encode(batch: Batch) -> bytes:
     return orjson.dumps(
         {
             "request_fields": REQUEST_FIELDS,
-            "request_rows": [_REQUEST_ROW(r) for r in batch.requests],
+            "request_rows": [request_values(r) for r in batch.requests],
             "metrics": batch.metrics,
             "contents": batch.contents,
         }
     )
-
-
-_REQUEST_ROW = attrgetter(*REQUEST_FIELDS)
 
 
 def decode(data: bytes) -> Batch:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
+from ollama_proxy.records import (
+    REQUEST_FIELDS,
+    ContentRecord,
+    MetricPoint,
+    RequestRecord,
+    request_values,
+)
 from ollama_proxy.store.base import (
     StoreState,
     mask_password,
@@ -114,7 +119,7 @@ class SqlStore:
         COPY is several times faster than row inserts but cannot skip duplicates itself;
         the staging table keeps replays idempotent.
         """
-        rows = [(*_REQUEST_GETTER(r), r.completion_tokens) for r in records]
+        rows = [(*request_values(r), r.completion_tokens) for r in records]
         try:
             await self._ready()
             async with self.engine.connect() as conn:
@@ -188,7 +193,6 @@ class SqlStore:
         await self.engine.dispose()
 
 
-_REQUEST_GETTER = attrgetter(*REQUEST_FIELDS)
 _COPY_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
 _SQLITE_INSERT = (
     f"INSERT OR IGNORE INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
@@ -198,7 +202,7 @@ _TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
 
 
 def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
-    row = list(_REQUEST_GETTER(record))
+    row = list(request_values(record))
     stamp = record.timestamp
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(UTC).replace(tzinfo=None)

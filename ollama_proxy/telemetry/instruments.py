@@ -79,15 +79,13 @@ class Instruments:
     # --- per request ------------------------------------------------------------------
     def in_flight(self, operation: str, delta: int) -> None:
         key = self._operation_keys.get(operation)
-        if key is None:
-            key = ((n.OLLAMA_OPERATION, operation),)
-            if len(self._operation_keys) < 1_000:  # operations come from routes.py, but bound it
-                self._operation_keys[operation] = key
+        if key is None:  # operations are the few verbs of proxy/routes.py
+            key = self._operation_keys[operation] = ((n.OLLAMA_OPERATION, operation),)
         with self.aggregates.lock:
             self.aggregates.add(n.IN_FLIGHT.name, key, delta)
 
     def record(self, record: RequestRecord, ttfc_s: float | None = None) -> None:
-        """All metric values of one finished request (~4 µs; see bench/bench_telemetry.py)."""
+        """All metric values of one finished request (bench/bench_telemetry.py measures them)."""
         agg = self.aggregates
         requests_key: AttrKey = (
             (n.OLLAMA_OPERATION, record.operation),
@@ -143,9 +141,10 @@ class Instruments:
         # Semconv: MUST NOT report counts that could not be obtained; estimates are not usage.
         if r.estimated or not (r.prompt_tokens or r.completion_tokens):
             return
-        series.observe_tokens(_INPUT, r.prompt_tokens)
+        usage, bounds = n.TOKEN_USAGE.name, n.TOKEN_BUCKETS
+        series.observe(usage, bounds, r.prompt_tokens, extra=_INPUT)
         if genai_operation(r.operation) != "embeddings":
-            series.observe_tokens(_OUTPUT, r.completion_tokens)
+            series.observe(usage, bounds, r.completion_tokens, extra=_OUTPUT)
         if r.cached_tokens:
             self.aggregates.add(n.CACHED_INPUT_TOKENS.name, series.key, r.cached_tokens)
 
@@ -222,19 +221,21 @@ class _Series:
         self._states: dict[object, HistogramState] = {}
         self.key = key
 
-    def observe(self, name: str, bounds: tuple[float, ...], value: float, count: int = 1) -> None:
-        state = self._states.get(name)
+    def observe(
+        self,
+        name: str,
+        bounds: tuple[float, ...],
+        value: float,
+        count: int = 1,
+        extra: AttrKey = (),
+    ) -> None:
+        """Add `count` observations of `value`; `extra` attributes extend the set's (token type)."""
+        slot = (name, extra) if extra else name
+        state = self._states.get(slot)
         if state is None:
-            state = self._states[name] = self._aggregates.histogram(name, bounds, self.key)
+            state = self._aggregates.histogram(name, bounds, self.key + extra)
+            self._states[slot] = state
         state.add(value, count)
-
-    def observe_tokens(self, token_type: AttrKey, value: float) -> None:
-        state = self._states.get(token_type)
-        if state is None:
-            key = self.key + token_type
-            state = self._aggregates.histogram(n.TOKEN_USAGE.name, n.TOKEN_BUCKETS, key)
-            self._states[token_type] = state
-        state.add(value, 1)
 
 
 def _observations(result: GaugeResult) -> list[Observation]:
