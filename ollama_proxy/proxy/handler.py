@@ -267,9 +267,12 @@ class ProxyHandler:
         first = True
         try:
             async for chunk in upstream.content.iter_any():
+                # Timed on arrival: a slow client's backpressure on write() is not the model's
+                # time to first token.
+                arrived = perf_counter()
                 await response.write(chunk)
                 if meter is not None:
-                    meter.observe_chunk(chunk, perf_counter())
+                    meter.observe_chunk(chunk, arrived)
                 if first and observation is not None:
                     observation.on_first_chunk()
                 first = False
@@ -297,9 +300,11 @@ class ProxyHandler:
         log.warning("upstream_stream_broken", error=message, path=request.path)
         if outcome is not None:
             outcome["upstream_error"] = message
-        if response.content_length is not None:
-            # A fixed-length body cannot be ended early honestly: drop the connection so the
-            # client sees a truncated response instead of a short "complete" one.
+        if response.content_length is not None or "event-stream" in content_type:
+            # Neither a fixed-length body nor an SSE stream can be ended early honestly: SSE
+            # has no error line the OpenAI/Anthropic SDKs check, and a clean end reads as a
+            # complete answer. Dropping the connection (no last chunk) makes them raise, as a
+            # broken connection to Ollama itself would.
             if request.transport is not None:
                 request.transport.close()
             return
