@@ -23,7 +23,14 @@ from ollama_proxy.runtime import install_fast_loop, settle_gc
 
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", help="host:port to listen on (PROXY_LISTEN)")
-    parser.add_argument("--upstream", help="Ollama base URL (OLLAMA_UPSTREAM / OLLAMA_HOST)")
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        dest="upstreams",
+        metavar="[NAME=]URL",
+        help="Ollama base URL (OLLAMA_UPSTREAM / OLLAMA_HOST); repeat it for a fleet of "
+        "nodes (OLLAMA_UPSTREAMS)",
+    )
     parser.add_argument(
         "--store",
         action="append",
@@ -60,7 +67,7 @@ def settings_from_args(args: argparse.Namespace, names: Sequence[str]) -> Settin
 
 SERVE_FLAGS = (
     "listen",
-    "upstream",
+    "upstreams",
     "store_urls",
     "profile",
     "api_log_level",
@@ -91,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     app = create_app(settings)
     print(
         f"ollama-proxy {__version__}: listening on http://{settings.listen}, "
-        f"forwarding to {settings.upstream} (loop={loop_kind})",
+        f"forwarding to {', '.join(n.url for n in settings.nodes)} (loop={loop_kind})",
         file=sys.stderr,
     )
     settle_gc()

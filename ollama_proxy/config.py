@@ -20,6 +20,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from yarl import URL
 
+from ollama_proxy.fleet.spec import NodeSpec, parse_node_numbers, parse_rules, split_node
+
 DEFAULT_LISTEN = "127.0.0.1:11435"
 DEFAULT_UPSTREAM = "http://127.0.0.1:11434"
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "clickhouse", "chdb")
@@ -80,6 +82,14 @@ class Settings(BaseSettings):
         description="Ollama base URL (`--upstream`). OLLAMA_UPSTREAM wins over OLLAMA_HOST, "
         "which is also what clients read, so a loop back to the proxy is refused.",
     )
+    upstreams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("OLLAMA_UPSTREAMS", "upstreams"),
+        description="Several Ollama nodes, comma-separated `[name=]URL` (`--upstream` "
+        "repeated); the name defaults to host:port. Set, it replaces OLLAMA_UPSTREAM. With "
+        "more than one node each request goes to the node that holds its model "
+        "(docs/fleet.md).",
+    )
     instance_name: str = Field(
         default_factory=socket.gethostname,
         validation_alias=_env("INSTANCE_NAME", "instance_name"),
@@ -133,6 +143,53 @@ class Settings(BaseSettings):
         validation_alias=_env("USE_UVLOOP", "use_uvloop"),
         description="Run on uvloop when it is installed (the `fast` extra); it cuts the "
         "proxy's CPU per chunk (docs/benchmarks.md).",
+    )
+
+    # --- fleet (several upstreams) --------------------------------------------------------
+    route_rules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("ROUTE_RULES", "route_rules"),
+        description="Pinning, comma-separated `MODEL_GLOB=NODE|NODE` (first match wins): "
+        "matching models run only on those nodes.",
+    )
+    route_max_attempts: int = Field(
+        3,
+        ge=1,
+        le=16,
+        validation_alias=_env("ROUTE_MAX_ATTEMPTS", "route_max_attempts"),
+        description="Nodes tried for one request when a node refuses, times out connecting "
+        "or answers 503 before any response byte.",
+    )
+    route_eject_failures: int = Field(
+        2,
+        ge=1,
+        validation_alias=_env("ROUTE_EJECT_FAILURES", "route_eject_failures"),
+        description="Consecutive connect failures or failed probes that eject a node; one "
+        "answered probe readmits it.",
+    )
+    route_node_slots: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("ROUTE_NODE_SLOTS", "route_node_slots"),
+        description="Parallel requests per loaded model, `NODE=N` comma-separated (Ollama's "
+        "OLLAMA_NUM_PARALLEL there); unset nodes are learned from queue waits.",
+    )
+    route_node_vram_gb: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("ROUTE_NODE_VRAM_GB", "route_node_vram_gb"),
+        description="VRAM per node in GiB, `NODE=GB` comma-separated; unset nodes count the "
+        "most they were seen holding at once.",
+    )
+    fleet_ps_interval_s: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=_env("FLEET_PS_INTERVAL_S", "fleet_ps_interval_s"),
+        description="Seconds between /api/ps probes of each node (also its health check).",
+    )
+    fleet_tags_interval_s: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("FLEET_TAGS_INTERVAL_S", "fleet_tags_interval_s"),
+        description="Seconds between /api/tags and /api/version polls of each node.",
     )
 
     # --- stores and the record pipeline ---------------------------------------------------
@@ -390,7 +447,15 @@ class Settings(BaseSettings):
 
     # ---------------------------------------------------------------------------------------
     @field_validator(
-        "store_urls", "cors_origins", "proxy_api_keys", "capture_redact_patterns", mode="before"
+        "store_urls",
+        "cors_origins",
+        "proxy_api_keys",
+        "capture_redact_patterns",
+        "upstreams",
+        "route_rules",
+        "route_node_slots",
+        "route_node_vram_gb",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
@@ -429,6 +494,26 @@ class Settings(BaseSettings):
     def _normalise_upstream(cls, value: str) -> str:
         return normalise_upstream(value)
 
+    @field_validator("upstreams")
+    @classmethod
+    def _check_upstreams(cls, entries: list[str]) -> list[str]:
+        out, names = [], set()
+        for entry in entries:
+            name, url = split_node(entry)
+            url = normalise_upstream(url)
+            name = name or URL(url).raw_authority
+            if name in names:
+                raise ValueError(f"node name {name!r} given twice")
+            names.add(name)
+            out.append(f"{name}={url}")
+        return out
+
+    @field_validator("route_rules")
+    @classmethod
+    def _check_rules(cls, entries: list[str]) -> list[str]:
+        parse_rules(entries)
+        return entries
+
     @field_validator("store_urls")
     @classmethod
     def _check_store_urls(cls, urls: list[str]) -> list[str]:
@@ -447,6 +532,19 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
+    def _check_fleet(self) -> Settings:
+        if self.upstreams:  # the first node is the upstream of everything that needs one
+            object.__setattr__(self, "upstream", split_node(self.upstreams[0])[1])
+        names = {spec.name for spec in self.nodes}
+        named = [n for rule in parse_rules(self.route_rules) for n in rule.nodes]
+        named += list(parse_node_numbers(self.route_node_slots, "ROUTE_NODE_SLOTS"))
+        named += list(parse_node_numbers(self.route_node_vram_gb, "ROUTE_NODE_VRAM_GB"))
+        unknown = sorted(set(named) - names)
+        if unknown:
+            raise ValueError(f"unknown node(s) {unknown}; nodes are {sorted(names)}")
+        return self
+
+    @model_validator(mode="after")
     def _apply_profile(self) -> Settings:
         for name, default in PROFILE_DEFAULTS[self.profile].items():
             if getattr(self, name) is None:
@@ -457,6 +555,13 @@ class Settings(BaseSettings):
     @property
     def upstream_url(self) -> URL:
         return URL(self.upstream)
+
+    @property
+    def nodes(self) -> list[NodeSpec]:
+        """The Ollama nodes: OLLAMA_UPSTREAMS, else the one OLLAMA_UPSTREAM."""
+        if not self.upstreams:
+            return [NodeSpec(self.upstream_url.raw_authority, self.upstream)]
+        return [NodeSpec(*split_node(entry)) for entry in self.upstreams]
 
     @property
     def listen_host(self) -> str:
@@ -526,22 +631,23 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", "::", ""
 
 
 def loop_error(settings: Settings) -> str | None:
-    """Why the upstream would be the proxy itself, or None.
+    """Why an upstream would be the proxy itself, or None.
 
     A user who exported OLLAMA_HOST=127.0.0.1:11435 for their clients would otherwise make the
     proxy forward to itself forever.
     """
-    upstream = settings.upstream_url
     listen_host, listen_port = settings.listen_host, settings.listen_port
-    if upstream.port != listen_port or listen_port == 0:
-        return None
-    same_host = upstream.host == listen_host or (
-        upstream.host in LOOPBACK_HOSTS and listen_host in LOOPBACK_HOSTS
-    )
-    if not same_host:
-        return None
-    return (
-        f"the upstream {settings.upstream} is this proxy ({settings.listen}); set "
-        "OLLAMA_UPSTREAM or --upstream to Ollama's own address (default "
-        f"{DEFAULT_UPSTREAM}). OLLAMA_HOST may point your clients at the proxy."
-    )
+    for node in settings.nodes:
+        upstream = URL(node.url)
+        if upstream.port != listen_port or listen_port == 0:
+            continue
+        same_host = upstream.host == listen_host or (
+            upstream.host in LOOPBACK_HOSTS and listen_host in LOOPBACK_HOSTS
+        )
+        if same_host:
+            return (
+                f"the upstream {node.url} is this proxy ({settings.listen}); set "
+                "OLLAMA_UPSTREAM or --upstream to Ollama's own address (default "
+                f"{DEFAULT_UPSTREAM}). OLLAMA_HOST may point your clients at the proxy."
+            )
+    return None

@@ -12,7 +12,14 @@ import contextlib
 from aiohttp import web
 
 from ollama_proxy.simulator.app import create_simulator_app
-from ollama_proxy.simulator.config import SimulatorConfig, parse_listen
+from ollama_proxy.simulator.config import (
+    DEFAULT_MODELS,
+    DEFAULT_PULLABLE,
+    ModelSpec,
+    SimulatorConfig,
+    normalize_name,
+    parse_listen,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="version reported by /api/version (default %(default)s)",
     )
     parser.add_argument(
+        "--models",
+        default="",
+        help="comma-separated local models, from the default and pullable ones "
+        "(default: the default ones)",
+    )
+    parser.add_argument(
         "--zero-delay",
         action="store_true",
         help="no delays at all (tokens, first token, loads, pulls): benchmarks",
@@ -94,9 +107,23 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         default_tokens=args.default_tokens,
         version=args.ollama_version,
     )
+    if args.models:
+        config.models = pick_models(args.models.split(","))
     if args.zero_delay:
         config.tokens_per_s = config.ttft_s = config.load_s = config.pull_s = 0
     return config
+
+
+def pick_models(names: list[str]) -> list[ModelSpec]:
+    """The named models of the catalogue (default and pullable ones), in the order given."""
+    catalogue = {m.name: m for m in (*DEFAULT_MODELS, *DEFAULT_PULLABLE)}
+    picked = []
+    for name in names:
+        spec = catalogue.get(normalize_name(name))
+        if spec is None:
+            raise SystemExit(f"unknown model {name!r}; known: {', '.join(catalogue)}")
+        picked.append(spec)
+    return picked
 
 
 def serve(config: SimulatorConfig, host: str, port: int) -> None:

@@ -1,0 +1,96 @@
+"""Keeps node state fresh: /api/ps every FLEET_PS_INTERVAL_S (and right after a request
+loaded a model), /api/tags and /api/version every FLEET_TAGS_INTERVAL_S and on readmission.
+
+A failed probe counts like a failed connection (enough of them eject the node); an answer
+readmits it. The request path never waits on any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+
+from ollama_proxy.fleet.nodes import Fleet, Node
+
+log = structlog.get_logger("ollama_proxy.fleet")
+PROBE_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, ValueError)
+
+
+class Poller:
+    """One task per node; `kick(node)` polls its /api/ps now."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        session: Callable[[], aiohttp.ClientSession],
+        *,
+        ps_interval_s: float = 2.0,
+        tags_interval_s: float = 30.0,
+        probe_timeout_s: float = 2.0,
+    ) -> None:
+        self.fleet = fleet
+        self._session = session
+        self._ps_interval_s = ps_interval_s
+        self._tags_interval_s = tags_interval_s
+        self._timeout = aiohttp.ClientTimeout(total=probe_timeout_s)
+        self._kicks = [asyncio.Event() for _ in fleet.nodes]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.fleet.on_loaded = self.kick
+        # The first look at every node before serving: routing starts informed.
+        await asyncio.gather(*(self._refresh(node) for node in self.fleet.nodes))
+        self._tasks = [asyncio.create_task(self._run(node)) for node in self.fleet.nodes]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def kick(self, node: Node) -> None:
+        self._kicks[node.index].set()
+
+    async def _run(self, node: Node) -> None:
+        loop = asyncio.get_running_loop()
+        next_tags = loop.time() + self._tags_interval_s
+        kick = self._kicks[node.index]
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kick.wait(), self._ps_interval_s)
+            kick.clear()
+            was_healthy = node.healthy
+            if loop.time() >= next_tags or not was_healthy:
+                await self._refresh(node)
+                next_tags = loop.time() + self._tags_interval_s
+            else:
+                await self._poll(node, "/api/ps", self.fleet.apply_ps)
+            if was_healthy != node.healthy:
+                log.warning("node_health", node=node.name, healthy=node.healthy)
+
+    async def _refresh(self, node: Node) -> None:
+        """ps first: it decides health; tags and version only from a node that answers."""
+        if await self._poll(node, "/api/ps", self.fleet.apply_ps):
+            await self._poll(node, "/api/tags", self.fleet.apply_tags)
+            await self._poll(node, "/api/version", self.fleet.apply_version)
+
+    async def _poll(self, node: Node, path: str, apply: Callable[[Node, Any], None]) -> bool:
+        try:
+            async with self._session().get(node.url + path, timeout=self._timeout) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise ValueError(f"HTTP {response.status}")
+                apply(node, orjson.loads(body))
+                return True
+        except PROBE_ERRORS as exc:
+            if path == "/api/ps":
+                self.fleet.probe_failed(node)
+            log.debug("node_probe_failed", node=node.name, path=path, error=repr(exc))
+            return False
