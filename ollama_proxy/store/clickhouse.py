@@ -1,9 +1,10 @@
 """ClickHouse: a server over HTTP (aiochclient), or chDB embedded in the process. Same SQL.
 
-DDL from schemas/clickhouse.sql. Tables are ReplacingMergeTree keyed by the row's own id and
-inserts of identical retried blocks are deduplicated, so a replay lands each record once;
-queries read with FINAL. With CLICKHOUSE_CLUSTER the DDL runs ON CLUSTER, engines become
-Replicated and `*_all` Distributed tables are added.
+DDL from schemas/clickhouse.sql and its numbered migrations (store/migrations.py). Tables
+are ReplacingMergeTree keyed by the row's own id and inserts of identical retried blocks are
+deduplicated, so a replay lands each record once; queries read with FINAL. With
+CLICKHOUSE_CLUSTER the DDL runs ON CLUSTER, engines become Replicated and `*_all`
+Distributed tables are added.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +23,7 @@ import orjson
 import structlog
 
 from ollama_proxy.records import REQUEST_FIELDS, ContentRecord, MetricPoint, RequestRecord
+from ollama_proxy.store import migrations
 from ollama_proxy.store.base import (
     StoreState,
     mask_password,
@@ -34,27 +37,32 @@ REPLICATED = re.compile(r"ENGINE = (ReplacingMergeTree|AggregatingMergeTree)\b")
 
 
 def clickhouse_ddl(retention_days: int, cluster: str = "") -> list[str]:
-    """The schema's statements, rendered for one server or for a cluster."""
-    on_cluster = f"ON CLUSTER {cluster}" if cluster else ""
-    sql = render_schema(
-        "clickhouse.sql", {"RETENTION_DAYS": str(retention_days), "ON_CLUSTER": on_cluster}
-    )
+    """The baseline schema's statements, rendered for one server or for a cluster."""
+    sql = render_schema("clickhouse.sql", _values(retention_days, cluster))
     statements = split_statements(sql)
     if not cluster:
         return statements
-    replicated = [
-        REPLICATED.sub(
-            r"ENGINE = Replicated\1('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')",
-            s,
-        )
-        for s in statements
-    ]
+    on_cluster = f"ON CLUSTER {cluster}"
+    replicated = [replicated_engine(s) for s in statements]
     distributed = [
         f"CREATE TABLE IF NOT EXISTS {table}_all {on_cluster} AS {table} "
         f"ENGINE = Distributed({cluster}, currentDatabase(), {table}, rand())"
         for table in ("request_logs", "ollama_metrics", "request_rollup_1m")
     ]
     return replicated + distributed
+
+
+def _values(retention_days: int, cluster: str) -> dict[str, str]:
+    on_cluster = f"ON CLUSTER {cluster}" if cluster else ""
+    return {"RETENTION_DAYS": str(int(retention_days)), "ON_CLUSTER": on_cluster}
+
+
+def replicated_engine(statement: str) -> str:
+    """A cluster's engines are the Replicated forms of the single-server ones."""
+    return REPLICATED.sub(
+        r"ENGINE = Replicated\1('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')",
+        statement,
+    )
 
 
 def ch_time(value: datetime) -> str:
@@ -223,8 +231,11 @@ class ClickHouseStore:
         retention_days: int = 30,
         cluster: str = "",
         content_retention_days: int = 7,
+        migrations_dir: Path | None = None,
     ) -> None:
         self.url = mask_password(url)
+        self._migrations_dir = migrations_dir
+        self.schema_versions: list[int] = []  # versions applied by the last migration run
         self.state = StoreState()
         self._retention_days = retention_days
         self._content_days = content_retention_days
@@ -254,8 +265,27 @@ class ClickHouseStore:
             log.warning("store_down_at_start", store=self.url, error=self.state.last_error)
 
     async def _apply_schema(self) -> None:
-        for statement in clickhouse_ddl(self._retention_days, self._cluster):
-            await self._backend.execute(statement)
+        """Every schema version the database lacks (store/migrations.py), then the TTLs."""
+        values = _values(self._retention_days, self._cluster)
+
+        def statements(migration: migrations.Migration) -> list[str]:
+            if migration.version == migrations.BASELINE_VERSION:
+                return clickhouse_ddl(self._retention_days, self._cluster)
+            rendered = migration.statements(values)
+            return [replicated_engine(s) for s in rendered] if self._cluster else rendered
+
+        async def fetch(sql: str) -> list[dict[str, Any]]:
+            return await self._backend.fetch(sql, {})
+
+        self.schema_versions = await migrations.migrate_clickhouse(
+            self._backend.execute,
+            fetch,
+            migrations.available(self.kind, self._migrations_dir),
+            statements,
+            values["ON_CLUSTER"],
+        )
+        if self.schema_versions:
+            log.info("store_schema_migrated", store=self.url, versions=self.schema_versions)
         await self._backend.execute(
             "ALTER TABLE request_content MODIFY TTL toDateTime(timestamp) + "
             f"INTERVAL {int(self._content_days)} DAY"

@@ -13,8 +13,9 @@ import itertools
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -82,9 +83,22 @@ def decode(data: bytes) -> Batch:
         return _decode_lines(data)
     return Batch(
         requests,
-        [MetricPoint.from_dict(item) for item in document.get("metrics", [])],
-        [ContentRecord.from_dict(item) for item in document.get("contents", [])],
+        [MetricPoint.from_dict(_known(item, _METRIC_KEYS)) for item in document.get("metrics", [])],
+        [
+            ContentRecord.from_dict(_known(item, _CONTENT_KEYS))
+            for item in document.get("contents", [])
+        ],
     )
+
+
+# Segments outlive releases: keys a later or earlier release wrote, and this one does not know,
+# are dropped (RequestRecord.from_dict does the same), missing ones take their defaults.
+_METRIC_KEYS = frozenset(f.name for f in fields(MetricPoint))
+_CONTENT_KEYS = frozenset(f.name for f in fields(ContentRecord))
+
+
+def _known(item: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k in keys}
 
 
 def _decode_lines(data: bytes) -> Batch:
@@ -100,9 +114,9 @@ def _decode_lines(data: bytes) -> Batch:
         if "r" in item:
             batch.requests.append(RequestRecord.from_dict(item["r"]))
         elif "m" in item:
-            batch.metrics.append(MetricPoint.from_dict(item["m"]))
+            batch.metrics.append(MetricPoint.from_dict(_known(item["m"], _METRIC_KEYS)))
         elif "c" in item:
-            batch.contents.append(ContentRecord.from_dict(item["c"]))
+            batch.contents.append(ContentRecord.from_dict(_known(item["c"], _CONTENT_KEYS)))
     return batch
 
 

@@ -1,13 +1,16 @@
 """SQLite and PostgreSQL/TimescaleDB through SQLAlchemy Core on async engines.
 
-One table set (store/tables.py), DDL from schemas/{sqlite,postgres}.sql applied at open.
+One table set (store/tables.py); the schema is schemas/{sqlite,postgres}.sql plus the numbered
+migrations, applied at open (store/migrations.py).
 Inserts skip rows already present, so retries and journal replays land each record once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,15 +26,14 @@ from ollama_proxy.records import (
     RequestRecord,
     request_values,
 )
-from ollama_proxy.store.base import (
-    StoreState,
-    mask_password,
-    render_schema,
-    split_statements,
-)
+from ollama_proxy.store import migrations
+from ollama_proxy.store.base import StoreState, mask_password
 from ollama_proxy.store.tables import ollama_metrics, request_content
 
 log = structlog.get_logger("ollama_proxy.store")
+
+# How long a second proxy starting at the same time waits for the first one's migrations.
+MIGRATION_LOCK_TIMEOUT_S = 120.0
 
 
 def engine_url(url: str, password: str = "") -> str:
@@ -58,10 +60,20 @@ class SqlStore:
     'sqlite'
     """
 
-    def __init__(self, url: str, *, password: str = "", retention_days: int = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str = "",
+        retention_days: int = 30,
+        migrations_dir: Path | None = None,
+    ) -> None:
         self.kind = "sqlite" if url.startswith("sqlite") else "postgres"
         self.url = mask_password(url)
         self._retention_days = retention_days
+        self._migrations_dir = migrations_dir
+        self._sqlite_path = url.split(":///", 1)[1] if self.kind == "sqlite" else ""
+        self.schema_versions: list[int] = []  # versions applied by the last migration run
         self.state = StoreState()
         options: dict[str, Any] = {}
         if self.kind == "postgres":
@@ -81,11 +93,29 @@ class SqlStore:
             log.warning("store_down_at_start", store=self.url, error=self.state.last_error)
 
     async def _apply_schema(self) -> None:
-        name = "sqlite.sql" if self.kind == "sqlite" else "postgres.sql"
-        sql = render_schema(name, {"RETENTION_DAYS": str(self._retention_days)})
-        async with self.engine.begin() as conn:
-            for statement in split_statements(sql):
-                await conn.exec_driver_sql(statement)
+        """Every schema version the database lacks (store/migrations.py), under a lock."""
+        found = migrations.available(self.kind, self._migrations_dir)
+        values = {"RETENTION_DAYS": str(int(self._retention_days)), "ON_CLUSTER": ""}
+
+        def statements(migration: migrations.Migration) -> list[str]:
+            return migration.statements(values)
+
+        if self.kind == "sqlite":
+            self.schema_versions = await asyncio.to_thread(
+                migrations.migrate_sqlite,
+                self._sqlite_path,
+                found,
+                statements,
+                MIGRATION_LOCK_TIMEOUT_S,
+            )
+        else:
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                self.schema_versions = await migrations.migrate_postgres(
+                    raw.driver_connection, found, statements, MIGRATION_LOCK_TIMEOUT_S
+                )
+        if self.schema_versions:
+            log.info("store_schema_migrated", store=self.url, versions=self.schema_versions)
         self.state.schema_applied = True
 
     async def _ready(self) -> None:
