@@ -17,6 +17,9 @@ from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.api.system_routes import add_system_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.dashboard import add_dashboard_routes
+from ollama_proxy.live.feed import LiveFeed, add_live_routes
+from ollama_proxy.live.snapshot import LoadedModel, parse_expiry
+from ollama_proxy.live.tracker import LiveTracker
 from ollama_proxy.proxy.access import Access, RateLimiter, parse_keys
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
@@ -145,6 +148,21 @@ def _build_telemetry(settings: Settings, observer: Observer | None) -> Any:
     return None
 
 
+def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) -> LiveFeed:
+    """The live view, reading residency from the system monitor when one runs."""
+
+    def loaded() -> list[LoadedModel] | None:
+        monitor = app.get(appkeys.SYSTEM)
+        if monitor is None or not monitor.timeline.seen:
+            return None
+        return [
+            LoadedModel(r.name, r.size_vram, parse_expiry(r.expires_at))
+            for r in monitor.timeline.residents.values()
+        ]
+
+    return LiveFeed(tracker, settings.live_parallel_slots, settings.live_interval_ms / 1000, loaded)
+
+
 def build_access(settings: Settings) -> Access:
     limiter = (
         RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
@@ -177,6 +195,7 @@ def create_app(
     app[appkeys.STARTED_AT] = time.time()
     inflight = InFlight()
     app[appkeys.INFLIGHT] = inflight
+    live = LiveTracker()
 
     if submit is None and with_stores and settings.enable_instrumentation:
         app.cleanup_ctx.append(_recorder_ctx(settings))
@@ -192,12 +211,13 @@ def create_app(
         observer = observer or telemetry
 
     add_system_routes(app)
+    add_live_routes(app, live_feed(settings, live, app))
     add_dashboard_routes(app)
     add_api_fallback(app)
     if submit is None and with_stores and settings.enable_instrumentation:
         app.cleanup_ctx.append(_system_ctx(settings))  # after the session and the recorder
 
-    handler = ProxyHandler(settings, None, submit, observer, inflight, build_access(settings))
+    handler = ProxyHandler(settings, None, submit, observer, inflight, build_access(settings), live)
     app[PROXY_HANDLER] = handler
     app.cleanup_ctx.insert(0, _session_ctx(settings))
     if settings.spawn_ollama:

@@ -284,6 +284,22 @@ class Settings(BaseSettings):
         validation_alias=_env("PS_POLL_INTERVAL_S", "ps_poll_interval_s"),
         description="Seconds between /api/ps polls for the model residency timeline.",
     )
+    live_interval_ms: int = Field(
+        500,
+        ge=50,
+        le=60_000,
+        validation_alias=_env("LIVE_INTERVAL_MS", "live_interval_ms"),
+        description="Milliseconds between /api/stats/live snapshots (one is also sent when a "
+        "request arrives, answers or leaves).",
+    )
+    live_parallel_slots: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        validation_alias=_env("LIVE_PARALLEL_SLOTS", "live_parallel_slots"),
+        description="Requests one loaded model serves at once (Ollama's OLLAMA_NUM_PARALLEL); "
+        "the live view calls requests beyond it `queued`.",
+    )
     spawn_ollama: bool = Field(
         False,
         validation_alias=_env("SPAWN_OLLAMA", "spawn_ollama"),

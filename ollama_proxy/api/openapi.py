@@ -111,6 +111,12 @@ def _paths() -> dict[str, Any]:
         ),
         "/api/models": stats_get("Usage per model", q.MODELS_PARAMS, array_of(schemas.ModelStats)),
     }
+    live_op = stats_get("In-flight requests, as Server-Sent Events (docs/api.md)", (), {})
+    live_op["get"]["responses"]["200"] = {
+        "description": "One JSON snapshot per `data:` event",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+    paths["/api/stats/live"] = live_op
     csv_op = stats_get("The filtered logs as CSV (streamed)", q.CSV_PARAMS, {})
     csv_op["get"]["responses"]["200"] = {
         "description": "CSV with a header row",

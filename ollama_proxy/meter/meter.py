@@ -129,6 +129,22 @@ _NDJSON_FRAMING = _Framing(b"\n", _NDJSON_PLAIN_END, plain_ndjson_lines)
 _SSE_FRAMING = _Framing(b"\n\n", _SSE_PLAIN_END, plain_sse_events)
 
 
+# A native `"thinking":"..."` field with text, or an OpenAI reasoning delta.
+_THINKING = re.compile(rb'"thinking":"[^"]|"reasoning(?:_content)?":"[^"]')
+
+
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """A meter's state mid-request (see Meter.live_view)."""
+
+    chunks: int
+    ttfb: float | None
+    ttft: float | None
+    model: str
+    thinking: bool
+    bytes_in: int
+
+
 def _loads(data: bytes) -> Any:
     try:
         return orjson.loads(data)
@@ -540,6 +556,26 @@ class Meter:
         if self._failure is None:
             self._failure = f"{type(exc).__name__}: {exc}"[:MESSAGE_MAX]
         self._mode = OPAQUE  # stop decoding; keep counting bytes and time
+
+    # --- live view (read only while someone watches /api/stats/live) ------------------------
+
+    def live_view(self, now: float) -> LiveView:
+        """What the meter knows so far, for the live view; costs nothing per chunk.
+
+        The held chunks are metered first (as `finish` would), so the counts are current.
+        `thinking` says whether the latest output unit carried reasoning text.
+        """
+        thinking = bool(self._held) and _THINKING.search(self._held[-1][-600:]) is not None
+        try:
+            if self._mode is NDJSON or self._mode is SSE:
+                self._release(now)
+        except Exception as exc:
+            self._fail(exc)
+        return LiveView(self._chunks, self._ttfb, self._ttft, self._model, thinking, self._bytes_in)
+
+    def request_head(self) -> bytes:
+        """The first request bytes kept (model, options): read by the live view only."""
+        return b"".join(self._req_head)
 
     # --- finish ------------------------------------------------------------------------------
 

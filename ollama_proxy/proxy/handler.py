@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from ollama_proxy.config import Settings
+from ollama_proxy.live.tracker import LiveTracker
 from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_patterns
 from ollama_proxy.meter.meter import Meter
 from ollama_proxy.proxy.access import Access, Refusal
@@ -86,6 +87,7 @@ class ProxyHandler:
         observer: Observer | None = None,
         inflight: InFlight | None = None,
         access: Access | None = None,
+        live: LiveTracker | None = None,
     ) -> None:
         self.session = session  # set by the app's cleanup context once the loop runs
         self._upstream = settings.upstream_url
@@ -96,6 +98,7 @@ class ProxyHandler:
         self._instance = settings.instance_name
         self.inflight = inflight or InFlight()
         self._access = access or Access({})
+        self.live = live or LiveTracker()
         # CAPTURE_CONTENT (opt-in): the only place prompt and answer text is ever kept.
         self._capture = (
             (settings.capture_max_bytes, compile_patterns(settings.capture_redact_patterns))
@@ -152,6 +155,8 @@ class ProxyHandler:
             else Meter(record, route, started)
         )
         observation = self._observer.start(request, route, record)
+        if route.inference:
+            self.live.enter(record, meter, started)
         outcome: dict[str, Any] = {"cancelled": False, "upstream_error": None}
         try:
             return await self._forward(request, meter, observation, outcome)
@@ -171,6 +176,7 @@ class ProxyHandler:
                 upstream_error=outcome["upstream_error"],
             )
             observation.finish(record)
+            self.live.leave(record)
             self.requests_total += 1
             if record.status == "error":
                 self.errors_total += 1
@@ -275,6 +281,7 @@ class ProxyHandler:
                     meter.observe_chunk(chunk, arrived)
                 if first and observation is not None:
                     observation.on_first_chunk()
+                    self.live.first_byte()
                 first = False
         except CLIENT_GONE:
             _mark_cancelled(outcome)

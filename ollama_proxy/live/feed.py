@@ -1,0 +1,153 @@
+"""GET /api/stats/live: snapshots as Server-Sent Events, built once for every subscriber.
+
+One producer task runs while at least one client subscribes: it builds a snapshot every
+`interval_s`, or sooner when a request arrives, answers or leaves (at most every `min_gap_s`),
+and hands the same bytes to every subscriber. Nobody subscribed: no task, no work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import orjson
+import structlog
+from aiohttp import web
+
+from ollama_proxy.live import snapshot
+from ollama_proxy.live.snapshot import LoadedModel
+from ollama_proxy.live.tracker import LiveTracker
+
+log = structlog.get_logger("ollama_proxy.api")
+
+MAX_SUBSCRIBERS = 64  # each costs a connection and a copy per snapshot; dashboards need few
+KEEPALIVE_S = 15.0  # a comment line through idle proxies when no snapshot came
+CLIENT_GONE = (ConnectionResetError, BrokenPipeError)
+
+LoadedSource = Callable[[], list[LoadedModel] | None]
+
+
+class LiveFeed:
+    """Broadcasts snapshots of `tracker` to subscribers.
+
+    >>> feed = LiveFeed(LiveTracker(), slots=1, interval_s=0.5)
+    >>> feed.tracker.subscribers
+    0
+    """
+
+    def __init__(
+        self,
+        tracker: LiveTracker,
+        slots: int,
+        interval_s: float,
+        loaded: LoadedSource | None = None,
+        min_gap_s: float = 0.1,
+    ) -> None:
+        self.tracker = tracker
+        self._slots = slots
+        self._interval = interval_s
+        self._min_gap = min(min_gap_s, interval_s)
+        self._loaded = loaded or (lambda: None)
+        self._queues: set[asyncio.Queue[bytes]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def build(self) -> bytes:
+        data = snapshot.build(
+            list(self.tracker.entries.values()),
+            time.perf_counter(),
+            datetime.now(UTC),
+            self.tracker.rates,
+            self._slots,
+            self._loaded(),
+        )
+        return b"data: " + orjson.dumps(data) + b"\n\n"
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[bytes]]:
+        if len(self._queues) >= MAX_SUBSCRIBERS:
+            raise web.HTTPServiceUnavailable(reason="too many live subscribers")
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1)
+        queue.put_nowait(self.build())  # the first snapshot at once
+        self._queues.add(queue)
+        self.tracker.subscribers = len(self._queues)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._produce())
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+            self.tracker.subscribers = len(self._queues)
+
+    async def _produce(self) -> None:
+        changed = self.tracker.changed
+        while self._queues:
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), self._interval)
+            if not self._queues:
+                break
+            try:
+                self._publish(self.build())
+            except Exception:  # a snapshot bug must not end the feed or touch requests
+                log.exception("live_snapshot_failed")
+            await asyncio.sleep(self._min_gap)  # bursts of changes become one snapshot
+
+    def _publish(self, data: bytes) -> None:
+        for queue in self._queues:
+            if queue.full():  # a slow reader gets the newest snapshot, not a backlog
+                queue.get_nowait()
+            queue.put_nowait(data)
+
+    async def close(self) -> None:
+        """Ends every subscriber's stream (shutdown must not wait for open dashboards)."""
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(b"")
+        self._queues.clear()
+        self.tracker.subscribers = 0
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+LIVE_FEED: web.AppKey[LiveFeed] = web.AppKey("live_feed", LiveFeed)
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    feed = request.app[LIVE_FEED]
+    async with feed.subscribe() as queue:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # nginx: pass events through at once
+            }
+        )
+        await response.prepare(request)
+        try:
+            while True:
+                try:
+                    data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    data = b": keepalive\n\n"
+                if not data:  # the feed closed
+                    break
+                await response.write(data)
+        except CLIENT_GONE:
+            pass
+    return response
+
+
+def add_live_routes(app: web.Application, feed: LiveFeed) -> None:
+    app[LIVE_FEED] = feed
+    app.router.add_get("/api/stats/live", live)
+
+    async def close(app: web.Application) -> None:
+        await feed.close()
+
+    app.on_shutdown.append(close)
