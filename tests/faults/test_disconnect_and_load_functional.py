@@ -51,7 +51,8 @@ async def test_leaving_before_the_first_byte_closes_the_upstream(tmp_path: Path)
         writer.transport.abort()
         left = loop.time()
         await asyncio.wait_for(relay.closed.wait(), 2)
-        assert relay.closed_at[0] - left < 0.1
+        # Promptly, not after the rest of the 2 GB: a bound loose enough for a loaded machine.
+        assert relay.closed_at[0] - left < 1.0
         [record] = await records.await_for(1)
         assert record.status == "cancelled" and record.ttfb_ms is None
     finally:
@@ -74,7 +75,8 @@ async def test_leaving_during_a_large_upload_closes_the_upstream(tmp_path: Path)
         writer.transport.abort()
         left = loop.time()
         await asyncio.wait_for(relay.closed.wait(), 2)
-        assert relay.closed_at[0] - left < 0.1
+        # Promptly, not after the rest of the 2 GB: a bound loose enough for a loaded machine.
+        assert relay.closed_at[0] - left < 1.0
         [record] = await records.await_for(1)
         assert record.status == "cancelled" and record.bytes_in >= 1_048_576
     finally:
