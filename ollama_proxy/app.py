@@ -20,7 +20,9 @@ from ollama_proxy.dashboard import add_dashboard_routes
 from ollama_proxy.live.feed import LiveFeed, add_live_routes
 from ollama_proxy.live.snapshot import LoadedModel, parse_expiry
 from ollama_proxy.live.tracker import LiveTracker
+from ollama_proxy.privacy import client_ip_salt
 from ollama_proxy.proxy.access import Access, RateLimiter, parse_keys
+from ollama_proxy.proxy.forwarded import parse_networks
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
 
@@ -30,10 +32,17 @@ PROXY_HANDLER = web.AppKey("proxy_handler", ProxyHandler)
 
 
 def upstream_session(settings: Settings) -> aiohttp.ClientSession:
-    """One pooled session to Ollama: no total or read timeout (model loads are silent)."""
+    """One pooled session to Ollama: no total or read timeout (model loads are silent).
+
+    The connect timeout is `sock_connect`, the TCP connect alone: aiohttp's `connect` also
+    covers the wait for a free pooled connection, which with UPSTREAM_MAX_CONNECTIONS turned a
+    request queued behind long streams into a false 502 "unreachable". Waiting for a slot is
+    queueing, with no limit.
+    """
     timeout = aiohttp.ClientTimeout(
         total=None,
-        connect=settings.connect_timeout_s,
+        connect=None,
+        sock_connect=settings.connect_timeout_s,
         sock_read=settings.read_timeout_s or None,
     )
     connector = aiohttp.TCPConnector(limit=settings.upstream_max_connections, limit_per_host=0)
@@ -165,15 +174,24 @@ def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) ->
 
 def build_access(settings: Settings) -> Access:
     limiter = (
-        RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+        RateLimiter(
+            settings.rate_limit_rps, settings.rate_limit_burst, settings.rate_limit_max_clients
+        )
         if settings.rate_limit_rps > 0
         else None
+    )
+    salt = (
+        client_ip_salt(settings.client_ip_salt, settings.journal_dir)
+        if settings.hash_client_ips
+        else ""
     )
     return Access(
         parse_keys(settings.proxy_api_keys),
         limiter,
         settings.hash_client_ips,
-        settings.client_ip_salt or settings.instance_name,
+        salt,
+        parse_networks(settings.trusted_proxies),
+        settings.forwarded_header,
     )
 
 
@@ -222,5 +240,17 @@ def create_app(
     app.cleanup_ctx.insert(0, _session_ctx(settings))
     if settings.spawn_ollama:
         app.cleanup_ctx.insert(0, _service_ctx(settings))  # Ollama up before anything uses it
-    app.router.add_route("*", "/{tail:.*}", handler.__call__)
+    if telemetry is not None:
+        from ollama_proxy.telemetry import names
+
+        telemetry.register_counter(
+            names.PROXY_REFUSED,
+            "{request}",
+            "Requests refused by the proxy (API key, scope, rate limit), per reason and client",
+            lambda: [
+                (count, {names.OLLAMA_REFUSAL_REASON: reason, names.OLLAMA_CLIENT: client})
+                for (reason, client), count in handler.refusals.counts().items()
+            ],
+        )
+    app.router.add_route("*", "/{tail:.*}", handler.__call__, expect_handler=handler.expect)
     return app

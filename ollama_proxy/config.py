@@ -10,6 +10,8 @@ accepted values.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 import socket
 from enum import StrEnum
@@ -117,7 +119,8 @@ class Settings(BaseSettings):
         10.0,
         gt=0,
         validation_alias=_env("CONNECT_TIMEOUT_S", "connect_timeout_s"),
-        description="Seconds to connect to the upstream before answering 502.",
+        description="Seconds for the TCP connect to the upstream before answering 502 (the "
+        "wait for a free pooled connection is not counted).",
     )
     read_timeout_s: float = Field(
         0.0,
@@ -136,7 +139,8 @@ class Settings(BaseSettings):
         0,
         ge=0,
         validation_alias=_env("UPSTREAM_MAX_CONNECTIONS", "upstream_max_connections"),
-        description="Pooled connections to the upstream; 0 = unlimited.",
+        description="Pooled connections to the upstream; 0 = unlimited. Requests beyond it "
+        "queue for a free connection, without a time limit.",
     )
     use_uvloop: bool = Field(
         True,
@@ -316,9 +320,12 @@ class Settings(BaseSettings):
     proxy_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_env("PROXY_API_KEYS", "proxy_api_keys"),
-        description="Comma-separated `label:key` pairs; when set, clients of the Ollama routes "
-        "must send `Authorization: Bearer KEY` (401 otherwise), the label is recorded as the "
-        "client and the header is not forwarded.",
+        description="Comma-separated `label:key` or `label:key:scope` entries; when set, "
+        "clients of the Ollama routes must send `Authorization: Bearer KEY` (401 otherwise), the "
+        "label is recorded as the client and the header is not forwarded. Scope `inference` "
+        "allows chat, generate, embed, /v1/*, Anthropic and reading tags/ps/show/version; "
+        "`manage` also pull, push, create, copy, delete and blobs; a key without a scope may "
+        "use every route. Out of scope: 403.",
     )
     rate_limit_rps: float = Field(
         0.0,
@@ -333,6 +340,26 @@ class Settings(BaseSettings):
         validation_alias=_env("RATE_LIMIT_BURST", "rate_limit_burst"),
         description="Requests a client may send at once before RATE_LIMIT_RPS applies.",
     )
+    rate_limit_max_clients: int = Field(
+        100_000,
+        ge=1,
+        validation_alias=_env("RATE_LIMIT_MAX_CLIENTS", "rate_limit_max_clients"),
+        description="Clients whose rate-limit state is kept (least recently seen first out; "
+        "idle buckets expire once refilled).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_env("TRUSTED_PROXIES", "trusted_proxies"),
+        description="Comma-separated CIDRs of load balancers in front of the proxy; a request "
+        "from one of them is attributed to the address FORWARDED_HEADER names (the nearest "
+        "untrusted hop). Empty: the peer address, whatever the headers say.",
+    )
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for",
+        validation_alias=_env("FORWARDED_HEADER", "forwarded_header"),
+        description="Which header the TRUSTED_PROXIES write: x-forwarded-for or forwarded "
+        "(RFC 7239). Only that one is read, so a client cannot forge the other.",
+    )
     hash_client_ips: bool = Field(
         False,
         validation_alias=_env("HASH_CLIENT_IPS", "hash_client_ips"),
@@ -341,7 +368,8 @@ class Settings(BaseSettings):
     client_ip_salt: str = Field(
         "",
         validation_alias=_env("CLIENT_IP_SALT", "client_ip_salt"),
-        description="Salt of the client address hashes (default: INSTANCE_NAME).",
+        description="Secret salt of the client address hashes (default: a random salt "
+        "generated at first start and kept in JOURNAL_DIR/client-ip-salt).",
     )
 
     capture_content: bool = Field(
@@ -357,8 +385,9 @@ class Settings(BaseSettings):
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
         ],
         validation_alias=_env("CAPTURE_REDACT_PATTERNS", "capture_redact_patterns"),
-        description="Comma-separated regular expressions replaced by [REDACTED] in captured "
-        "text (default: API keys, bearer tokens, e-mail addresses).",
+        description="Regular expressions replaced by [REDACTED] in captured text: a JSON list "
+        '(`["sk-[A-Za-z0-9_-]{16,}", "..."]`) or one pattern as a plain string (default: API '
+        "keys, bearer tokens, e-mail addresses).",
     )
     capture_retention_days: int = Field(
         7,
@@ -466,7 +495,7 @@ class Settings(BaseSettings):
         "store_urls",
         "cors_origins",
         "proxy_api_keys",
-        "capture_redact_patterns",
+        "trusted_proxies",
         "upstreams",
         "route_rules",
         "route_node_slots",
@@ -478,6 +507,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("capture_redact_patterns", mode="before")
+    @classmethod
+    def _pattern_list(cls, value: Any) -> Any:
+        # Never split on commas: `{16,}` holds one, and the default patterns broke when set
+        # from the environment (an API key was then stored unredacted).
+        return parse_pattern_list(value) if isinstance(value, str) else value
 
     @field_validator("capture_redact_patterns")
     @classmethod
@@ -496,6 +532,21 @@ class Settings(BaseSettings):
             if entry.endswith(":"):
                 raise ValueError(f"entry {entry!r} has an empty key; expected label:key")
         return entries
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or CIDR: {cidr!r}") from None
+        return cidrs
+
+    @field_validator("forwarded_header", mode="before")
+    @classmethod
+    def _lower_header(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("listen")
     @classmethod
@@ -609,6 +660,24 @@ class Settings(BaseSettings):
             ExporterType.postgres: [postgres],
             ExporterType.both: [clickhouse, postgres],
         }[self.exporter_type]
+
+
+def parse_pattern_list(value: str) -> list[str]:
+    """A JSON list of strings is a list of patterns; any other value is one pattern.
+
+    >>> parse_pattern_list('["a{16,}", "b"]'), parse_pattern_list("[0-9]{4,}")
+    (['a{16,}', 'b'], ['[0-9]{4,}'])
+    """
+    text = value.strip()
+    if not text:
+        return []
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return [text]
+    if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
+        return parsed
+    return [text]
 
 
 def split_host_port(value: str) -> tuple[str, int]:

@@ -18,7 +18,8 @@ from ollama_proxy.api.handlers import _state, _uptime_s, dump, json_response
 from ollama_proxy.api.middleware import TOKEN_COOKIE
 from ollama_proxy.config import Settings
 
-SECRET_WORDS = ("token", "password", "secret", "api_key", "headers")
+# Any setting whose name holds one of these is masked in GET /api/config (headers: OTLP auth).
+SECRET_WORDS = ("token", "key", "password", "salt", "secret", "headers")
 MAX_BODY = 64 * 1024
 
 # --- health -------------------------------------------------------------------------------

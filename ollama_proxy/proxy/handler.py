@@ -21,7 +21,7 @@ from ollama_proxy.config import Settings
 from ollama_proxy.live.tracker import LiveTracker
 from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_patterns
 from ollama_proxy.meter.meter import Meter
-from ollama_proxy.proxy.access import Access, Refusal
+from ollama_proxy.proxy.access import Access, Admitted, Refusal
 from ollama_proxy.proxy.headers import (
     request_headers,
     response_headers,
@@ -29,17 +29,19 @@ from ollama_proxy.proxy.headers import (
     target_url,
 )
 from ollama_proxy.proxy.observer import (
-    NULL_OBSERVATION,
+    CLIENT_ADDRESS,
     NullObserver,
     Observer,
     RequestObservation,
 )
+from ollama_proxy.proxy.refusals import RefusalTally
 from ollama_proxy.proxy.routes import Route, classify
 from ollama_proxy.records import ContentRecord, RequestRecord
 
 log = structlog.get_logger("ollama_proxy.proxy")
 
 UPSTREAM_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+ACCESS_CHECKED = web.RequestKey("access_checked", object)  # Admitted | Refusal, from expect()
 CLIENT_GONE = (ConnectionResetError, aiohttp.ClientConnectionResetError, BrokenPipeError)
 
 
@@ -99,6 +101,7 @@ class ProxyHandler:
         self.inflight = inflight or InFlight()
         self._access = access or Access({})
         self.live = live or LiveTracker()
+        self.refusals = RefusalTally()
         # CAPTURE_CONTENT (opt-in): the only place prompt and answer text is ever kept.
         self._capture = (
             (settings.capture_max_bytes, compile_patterns(settings.capture_redact_patterns))
@@ -116,21 +119,52 @@ class ProxyHandler:
         try:
             client = None
             if not self._access.open:
-                checked = self._access.check(request.headers, request.remote or "", monotonic())
+                checked = request.get(ACCESS_CHECKED) or self._check(request)
                 if isinstance(checked, Refusal):
                     return self._refuse(request, checked)
-                client = checked
+                assert isinstance(checked, Admitted)
+                client = checked.client
+                request[CLIENT_ADDRESS] = checked.address
             if not self._metering:
                 return await self._forward(request, None, None)
             return await self._metered(request, client)
         finally:
             self.inflight.leave()
 
+    def _check(self, request: web.Request) -> Admitted | Refusal:
+        route = classify(request.path)
+        return self._access.check(request.headers, request.remote or "", monotonic(), route)
+
+    async def expect(self, request: web.Request) -> web.StreamResponse | None:
+        """`Expect: 100-continue`: the key check first, so a refused client uploads nothing."""
+        if not self._access.open:
+            checked = request[ACCESS_CHECKED] = self._check(request)
+            if isinstance(checked, Refusal):
+                return self._refuse(request, checked)
+        await _continue(request)
+        return None
+
     def _refuse(self, request: web.Request, refusal: Refusal) -> web.Response:
-        """401/429 in Ollama's error shape; counted as an error record (no upstream call)."""
+        """401/403/429 in Ollama's error shape; counted, and only a sample of them recorded.
+
+        No upstream call is made. A record per refusal let a flood of them push real records
+        out of the recorder's queue (see proxy/refusals.py).
+        """
         body = error_body(refusal.message)
         headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
-        if self._metering:
+        stands_for = self.refusals.refused(refusal.reason, refusal.client, monotonic())
+        self.requests_total += 1
+        self.errors_total += 1
+        if self._metering and stands_for is not None:
+            self._record_refusal(request, refusal, body, stands_for)
+        return web.Response(
+            status=refusal.status, body=body, content_type="application/json", headers=headers
+        )
+
+    def _record_refusal(
+        self, request: web.Request, refusal: Refusal, body: bytes, stands_for: int
+    ) -> None:
+        try:
             started = perf_counter()
             route = classify(request.path)
             record = self._new_record(request, route)
@@ -138,10 +172,16 @@ class ProxyHandler:
             meter = Meter(record, route, started)
             meter.observe_response_start(refusal.status, "application/json", started)
             meter.observe_chunk(body, started)
-            self._finish(meter, NULL_OBSERVATION, {"cancelled": False, "upstream_error": None})
-        return web.Response(
-            status=refusal.status, body=body, content_type="application/json", headers=headers
-        )
+            record = meter.finish(perf_counter(), cancelled=False, upstream_error=None)
+            if stands_for > 1:
+                record.error_message = (
+                    f"{record.error_message} ({stands_for} refused since the last record "
+                    f"of {record.client})"
+                )
+            if self.submit is not None:
+                self.submit(record)
+        except Exception:  # never let recording reach the client
+            log.exception("record_failed")
 
     async def _metered(self, request: web.Request, client: str | None) -> web.StreamResponse:
         started = perf_counter()
@@ -323,6 +363,17 @@ class ProxyHandler:
                 if meter is not None:
                     meter.observe_chunk(line, perf_counter())
             await response.write_eof()
+
+
+async def _continue(request: web.Request) -> None:
+    """What aiohttp's default expect handler does: 100 Continue on HTTP/1.1, else 417."""
+    expect = request.headers.get("Expect", "")
+    if request.version != aiohttp.HttpVersion11:
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the 100 is not part of the response's size
 
 
 def _mark_cancelled(outcome: dict[str, Any] | None) -> None:

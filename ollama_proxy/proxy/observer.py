@@ -13,6 +13,11 @@ from multidict import CIMultiDict
 from ollama_proxy.proxy.routes import Route
 from ollama_proxy.records import RequestRecord
 
+# The client's address as records name it (behind trusted proxies, hashed when
+# HASH_CLIENT_IPS): set by the handler when access checks ran, for spans to show instead of
+# the raw peer address.
+CLIENT_ADDRESS = web.RequestKey("client_address", str)
+
 
 class RequestObservation(Protocol):
     def inject(self, upstream_headers: CIMultiDict[str]) -> None:

@@ -138,6 +138,11 @@ class Telemetry:
     ) -> None:
         self.instruments.register_gauge(name, unit, description, callback)
 
+    def register_counter(
+        self, name: str, unit: str, description: str, callback: GaugeCallback
+    ) -> None:
+        self.instruments.register_counter(name, unit, description, callback)
+
     @contextmanager
     def lifecycle_span(self, name: str, **attributes: AttributeValue) -> Iterator[Span]:
         """An INTERNAL span `ollama.service <name>` (start, stop, health_check, get_models).

@@ -201,6 +201,22 @@ class Instruments:
             name, callbacks=[observe], unit=unit, description=description
         )
 
+    def register_counter(
+        self, name: str, unit: str, description: str, callback: GaugeCallback
+    ) -> None:
+        """An observable (monotonic) counter: `callback` returns running totals, as above."""
+
+        def observe(_options: CallbackOptions) -> Iterable[Observation]:
+            try:
+                return _observations(callback())
+            except Exception:
+                log.exception("counter_callback_failed", counter=name)
+                return []
+
+        self._meter.create_observable_counter(
+            name, callbacks=[observe], unit=unit, description=description
+        )
+
 
 _INPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_INPUT),)
 _OUTPUT: AttrKey = ((n.GEN_AI_TOKEN_TYPE, n.TOKEN_TYPE_OUTPUT),)

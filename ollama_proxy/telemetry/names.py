@@ -182,3 +182,8 @@ SYSTEM_MEMORY_PERCENT = "ollama.system.memory.utilization"
 SYSTEM_UPTIME = "ollama.proxy.uptime"
 SYSTEM_LOADED_MODELS = "ollama.models.loaded"
 SYSTEM_VRAM = "ollama.gpu.memory.used"
+
+# --- access refusals (401/403/429), counted instead of recorded one by one -------------------
+PROXY_REFUSED = "ollama.proxy.refused"
+OLLAMA_REFUSAL_REASON = "ollama.refusal.reason"  # unauthorized, forbidden, rate_limited
+OLLAMA_CLIENT = "ollama.client"  # the key's label, or the (hashed) address

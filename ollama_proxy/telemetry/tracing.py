@@ -21,6 +21,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from opentelemetry.util.types import AttributeValue
 from yarl import URL
 
+from ollama_proxy.proxy.observer import CLIENT_ADDRESS
 from ollama_proxy.proxy.routes import Route
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
@@ -101,8 +102,9 @@ class Tracing:
         attrs: dict[str, AttributeValue] = {n.HTTP_REQUEST_METHOD: request.method, n.URL_PATH: path}
         if template is not None:
             attrs[n.HTTP_ROUTE] = template
-        if request.remote:
-            attrs[n.CLIENT_ADDRESS] = request.remote
+        address = request.get(CLIENT_ADDRESS, request.remote)
+        if address:
+            attrs[n.CLIENT_ADDRESS] = address
         agent = request.headers.get("User-Agent")
         if agent:
             attrs[n.USER_AGENT_ORIGINAL] = agent
