@@ -86,6 +86,9 @@ class RequestRecord:
     bytes_in: int = 0
     bytes_out: int = 0
     trace_id: str = ""
+    gpu_ms: float | None = None  # prompt_eval + eval duration: the GPU time this request used
+    load_charged_ms: float | None = None  # load_duration, when this request caused the load
+    energy_j: float | None = None  # its share of the GPU's measured energy (null: no reading)
 
     @property
     def total_tokens(self) -> int:
@@ -118,6 +121,9 @@ NULLABLE_FLOAT_FIELDS: tuple[str, ...] = (
     "queue_wait_ms",
     "decode_tps",
     "prefill_tps",
+    "gpu_ms",
+    "load_charged_ms",
+    "energy_j",
 )
 
 

@@ -116,6 +116,9 @@ class LogEntry(BaseModel):
     bytes_in: int
     bytes_out: int
     trace_id: str
+    gpu_ms: float | None = None
+    load_charged_ms: float | None = None
+    energy_j: float | None = None
 
 
 class LogsPage(BaseModel):
@@ -144,6 +147,11 @@ class ModelStats(BaseModel):
     avg_load_ms: float | None
     last_used: str | None
     loaded: bool
+    gpu_s: float = 0.0  # prompt_eval + eval seconds (GPU time)
+    load_charged_s: float = 0.0  # model loads this group caused
+    gpu_share: float | None = None  # of all groups' GPU + load time in the answer
+    energy_j: float | None = None  # null: no power reading
+    j_per_1k_tokens: float | None = None  # joules per 1,000 output tokens
 
 
 class ClientStats(BaseModel):
@@ -159,6 +167,10 @@ class ClientStats(BaseModel):
     completion_tokens: int
     models: list[str]
     last_seen: str | None
+    gpu_s: float = 0.0  # prompt_eval + eval seconds (GPU time)
+    load_charged_s: float = 0.0  # model loads this group caused
+    gpu_share: float | None = None  # of all groups' GPU + load time in the answer
+    energy_j: float | None = None  # null: no power reading
 
 
 class InstanceStats(BaseModel):

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from ollama_proxy.config import Settings
+from ollama_proxy.live.accounting import Accounting
 from ollama_proxy.live.tracker import LiveTracker
 from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_patterns
 from ollama_proxy.meter.meter import Meter
@@ -102,6 +103,7 @@ class ProxyHandler:
         self._access = access or Access({})
         self.live = live or LiveTracker()
         self.refusals = RefusalTally()
+        self.accounting = Accounting()  # the app replaces it when quotas or energy are on
         # CAPTURE_CONTENT (opt-in): the only place prompt and answer text is ever kept.
         self._capture = (
             (settings.capture_max_bytes, compile_patterns(settings.capture_redact_patterns))
@@ -215,6 +217,7 @@ class ProxyHandler:
                 cancelled=outcome["cancelled"],
                 upstream_error=outcome["upstream_error"],
             )
+            self.accounting.settle(record)
             observation.finish(record)
             self.live.leave(record)
             self.requests_total += 1

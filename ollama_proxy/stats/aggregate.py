@@ -43,7 +43,14 @@ SIMPLE_MEASURES: dict[str, str] = {
     "load_ms_sum": f"sum(CASE WHEN load_duration_ms >= {COLD_LOAD_MS} "
     "THEN load_duration_ms ELSE 0 END)",
     "last_ts": "max(timestamp)",
+    # GPU time and energy (records without them count 0; energy_n says whether any had one).
+    "gpu_ms_sum": "sum(coalesce(gpu_ms, 0))",
+    "load_charged_sum": "sum(coalesce(load_charged_ms, 0))",
+    "energy_j_sum": "sum(coalesce(energy_j, 0))",
+    "energy_n": "count(energy_j)",
+    "energy_tokens": "sum(CASE WHEN energy_j IS NOT NULL THEN completion_tokens ELSE 0 END)",
 }
+GPU_MEASURES = ("gpu_ms_sum", "load_charged_sum", "energy_j_sum", "energy_n", "energy_tokens")
 # Percentile measures: name -> (column, percentile). Dialect-specific SQL.
 PCT_MEASURES: dict[str, tuple[str, float]] = {
     "lat_p50": ("latency_ms", 0.5),

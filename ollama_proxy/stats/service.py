@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ollama_proxy.stats import shape
-from ollama_proxy.stats.aggregate import ALL_PCTS, COUNTS, Aggregate
+from ollama_proxy.stats.aggregate import ALL_PCTS, COUNTS, GPU_MEASURES, Aggregate
 from ollama_proxy.stats.query import BreakdownQuery, Filters, HistoryQuery, LogsQuery
 from ollama_proxy.stats.series import fill_series
 
@@ -46,6 +46,7 @@ MODEL_MEASURES = (
     "ttft_p95",
     "load_count",
     "load_ms_sum",
+    *GPU_MEASURES,
 )
 CSV_CHUNK = 2000  # rows per keyset page of logs.csv: memory stays bounded by this
 
@@ -142,7 +143,7 @@ class StatsService:
 
     async def clients(self, query: BreakdownQuery) -> list[dict[str, Any]]:
         groups = ("client", "instance") if query.group_by_instance else ("client",)
-        agg = Aggregate(query.filters, groups, (*BREAKDOWN_MEASURES, "models"))
+        agg = Aggregate(query.filters, groups, (*BREAKDOWN_MEASURES, *GPU_MEASURES, "models"))
         return shape.client_rows(await self.backend.aggregate(agg), query.group_by_instance)
 
     async def instances(self, query: BreakdownQuery) -> list[dict[str, Any]]:

@@ -161,6 +161,37 @@ def _sorted(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     )
 
 
+def gpu_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """GPU-seconds, charged load seconds and energy of a group (share: see with_gpu_share).
+
+    >>> gpu_fields({"gpu_ms_sum": 1500.0, "load_charged_sum": 0, "energy_n": 0})
+    {'gpu_s': 1.5, 'load_charged_s': 0.0, 'energy_j': None}
+    """
+    has_energy = _int(row.get("energy_n")) > 0
+    return {
+        "gpu_s": round(float(row.get("gpu_ms_sum") or 0) / 1000, 3),
+        "load_charged_s": round(float(row.get("load_charged_sum") or 0) / 1000, 3),
+        "energy_j": round(float(row.get("energy_j_sum") or 0), 3) if has_energy else None,
+    }
+
+
+def with_gpu_share(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each item's share of the GPU time (its GPU plus charged load seconds) of all items."""
+    total = sum(item["gpu_s"] + item["load_charged_s"] for item in items)
+    for item in items:
+        used = item["gpu_s"] + item["load_charged_s"]
+        item["gpu_share"] = round(used / total, 6) if total > 0 else None
+    return items
+
+
+def joules_per_1k(row: dict[str, Any]) -> float | None:
+    """Energy per 1,000 output tokens, over the requests that have an energy reading."""
+    tokens = _int(row.get("energy_tokens"))
+    if _int(row.get("energy_n")) == 0 or tokens == 0:
+        return None
+    return round(float(row.get("energy_j_sum") or 0) * 1000 / tokens, 3)
+
+
 def model_rows(
     rows: list[dict[str, Any]], loaded_names: set[str], grouped: bool
 ) -> list[dict[str, Any]]:
@@ -173,7 +204,7 @@ def model_rows(
             _model_item({"model": name}, loaded_names, grouped) | {"error_rate": None}
             for name in sorted(loaded_names - seen)
         ]
-    return _sorted(out, "model_name")
+    return _sorted(with_gpu_share(out), "model_name")
 
 
 def _model_item(row: dict[str, Any], loaded_names: set[str], grouped: bool) -> dict[str, Any]:
@@ -191,6 +222,7 @@ def _model_item(row: dict[str, Any], loaded_names: set[str], grouped: bool) -> d
         last_used=iso(as_datetime(row.get("last_ts"))),
         loaded=str(row["model"]) in loaded_names,
     )
+    item.update(gpu_fields(row), j_per_1k_tokens=joules_per_1k(row))
     return item
 
 
@@ -205,8 +237,9 @@ def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any
             models = models.split(",") if models else []
         item["models"] = sorted({str(m) for m in models if m})
         item["last_seen"] = iso(as_datetime(row.get("last_ts")))
+        item.update(gpu_fields(row))
         out.append(item)
-    return _sorted(out, "client")
+    return _sorted(with_gpu_share(out), "client")
 
 
 def instance_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,0 +1,29 @@
+"""What a finished request cost: GPU time, the load it caused, and (later) energy and quota.
+
+The proxy handler calls `settle(record)` once per metered request, before the record is
+submitted, so the stores and the stats see the filled fields.
+"""
+
+from __future__ import annotations
+
+from ollama_proxy.live.gputime import LoadCharger, gpu_ms
+from ollama_proxy.records import RequestRecord
+
+
+class Accounting:
+    """Fills `gpu_ms` and `load_charged_ms` on inference records.
+
+    >>> record = RequestRecord(model="m", inference=True, eval_duration_ms=40.0)
+    >>> Accounting().settle(record)
+    >>> record.gpu_ms, record.load_charged_ms
+    (40.0, None)
+    """
+
+    def __init__(self) -> None:
+        self.loads = LoadCharger()
+
+    def settle(self, record: RequestRecord) -> None:
+        if not record.inference:
+            return
+        record.gpu_ms = gpu_ms(record)
+        record.load_charged_ms = self.loads.charge(record)
