@@ -304,6 +304,13 @@ class Settings(BaseSettings):
         description="Requests one loaded model serves at once (Ollama's OLLAMA_NUM_PARALLEL); "
         "the live view calls requests beyond it `queued`.",
     )
+    sampler_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("SAMPLER_TIMEOUT_S", "sampler_timeout_s"),
+        description="Seconds a host or GPU sampler (psutil, NVML, nvidia-smi) may take, in its "
+        "own worker thread; a slower one is skipped for that sample (nvidia-smi is killed).",
+    )
     spawn_ollama: bool = Field(
         False,
         validation_alias=_env("SPAWN_OLLAMA", "spawn_ollama"),

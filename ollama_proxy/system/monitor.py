@@ -16,7 +16,7 @@ import structlog
 from ollama_proxy.config import Settings
 from ollama_proxy.records import MetricPoint
 from ollama_proxy.system.residency import ResidencyEvent, Timeline, parse_ps
-from ollama_proxy.system.samplers import Sampler, SystemSample
+from ollama_proxy.system.samplers import GpuSample, OffLoop, Sampler, SystemSample
 
 log = structlog.get_logger("ollama_proxy.system")
 
@@ -39,7 +39,12 @@ class SystemMonitor:
         self._submit = submit_metric
         self._counters = counters
         self._upstream = str(settings.upstream_url)
-        self.sampler = Sampler(started_at)
+        timeout_s = settings.sampler_timeout_s
+        self.sampler = Sampler(started_at, gpu_timeout_s=timeout_s)
+        # Each in a worker thread of its own: a stuck GPU driver must not delay host samples,
+        # and nothing here may block the loop that relays streams.
+        self.host_sampler: OffLoop[SystemSample] = OffLoop("host", self.sampler.host, timeout_s)
+        self.gpu_sampler: OffLoop[list[GpuSample]] = OffLoop("gpu", self.sampler.gpus, timeout_s)
         self.timeline = Timeline()
         self.last: SystemSample | None = None
         self.health: dict[str, Any] = {"url": self._upstream, "reachable": None, "error": None}
@@ -60,7 +65,9 @@ class SystemMonitor:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.sampler.close()
+        self.host_sampler.close()
+        self.gpu_sampler.close()
+        await asyncio.to_thread(self.sampler.close)
 
     async def _every(self, interval_s: float, action: Callable[[], Any]) -> None:
         while True:
@@ -77,28 +84,34 @@ class SystemMonitor:
     # --- samples -------------------------------------------------------------------------
     async def sample(self) -> None:
         now = datetime.now(UTC)
-        self.last = sample = self.sampler.sample()
+        self._update_error_rate()  # counted up to now, before the samplers' awaits
+        host, gpus = await asyncio.gather(self.host_sampler.run(), self.gpu_sampler.run())
+        if host is not None:  # a stuck or failed host sampler skips this sample
+            host.gpus = gpus or []
+            self.last = host
         await self.check_upstream()
-        self._update_error_rate()
-        for name, value, meta in self._points(sample):
+        for name, value, meta in self._points(host):
             self._emit(MetricPoint(name, float(value), "gauge", now, self._instance, meta))
 
-    def _points(self, s: SystemSample) -> list[tuple[str, float, dict[str, Any]]]:
+    def _points(self, s: SystemSample | None) -> list[tuple[str, float, dict[str, Any]]]:
         points: list[tuple[str, float, dict[str, Any]]] = [
-            ("system.cpu.percent", s.cpu_percent, {}),
-            ("system.memory.percent", s.memory_percent, {}),
-            ("proxy.rss.bytes", s.proxy_rss_bytes, {}),
-            ("proxy.cpu.percent", s.proxy_cpu_percent, {}),
-            ("proxy.uptime.hours", s.uptime_hours, {}),
             ("upstream.up", 1.0 if self.health.get("reachable") else 0.0, {}),
         ]
+        if s is not None:
+            points += [
+                ("system.cpu.percent", s.cpu_percent, {}),
+                ("system.memory.percent", s.memory_percent, {}),
+                ("proxy.rss.bytes", s.proxy_rss_bytes, {}),
+                ("proxy.cpu.percent", s.proxy_cpu_percent, {}),
+                ("proxy.uptime.hours", s.uptime_hours, {}),
+            ]
         if self.health.get("latency_ms") is not None:
             points.append(("upstream.health_check.latency_ms", self.health["latency_ms"], {}))
         if self._counters is not None:
             points.append(("proxy.errors.total", float(self._counters()[1]), {}))
         if self.error_rate is not None:
             points.append(("proxy.error_rate", self.error_rate, {}))
-        for gpu in s.gpus:
+        for gpu in s.gpus if s is not None else []:
             meta = {"gpu": gpu.index, "name": gpu.name}
             points += [
                 ("gpu.utilization.percent", gpu.utilization_percent, meta),
