@@ -200,3 +200,32 @@ async def test_spans_carry_the_hashed_client_address() -> None:
         await sim_runner.cleanup()
         otel.tracer_provider.shutdown()
         otel.meter_provider.shutdown()
+
+
+async def test_refusals_are_counted_per_reason_and_client_in_metrics() -> None:
+    from tests.telemetry.conftest import make_otel
+
+    otel = make_otel(URL("http://127.0.0.1:9"))
+    settings = proxy_settings("http://127.0.0.1:9", proxy_api_keys=["app:k-app:inference"])
+    app = create_app(settings, observer=otel.telemetry, submit=RecordSink().append)
+    runner, url = await start_app(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                async with http.get(f"{url}/api/tags") as response:
+                    assert response.status == 401
+            key = {"Authorization": "Bearer k-app"}
+            async with http.post(f"{url}/api/pull", headers=key) as response:
+                assert response.status == 403
+            async with http.get(f"{url}/metrics") as response:
+                text = await response.text()
+    finally:
+        await runner.cleanup()
+        otel.tracer_provider.shutdown()
+        otel.meter_provider.shutdown()
+    lines = {line for line in text.splitlines() if line.startswith("ollama_proxy_refused_total")}
+    assert lines == {
+        'ollama_proxy_refused_total{ollama_client="127.0.0.1",'
+        'ollama_refusal_reason="unauthorized"} 3.0',
+        'ollama_proxy_refused_total{ollama_client="app",ollama_refusal_reason="forbidden"} 1.0',
+    }
