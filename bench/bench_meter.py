@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from ollama_proxy.meter.meter import Meter
-from ollama_proxy.proxy.routes import classify
+from ollama_proxy.operations import classify
 from ollama_proxy.records import RequestRecord
 
 TOKENS = 200

@@ -37,8 +37,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from yarl import URL
 
+from ollama_proxy.operations import classify
 from ollama_proxy.proxy.observer import NullObserver, Observer
-from ollama_proxy.proxy.routes import classify
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import ScrapeReader, Telemetry
 from ollama_proxy.telemetry import names as n
@@ -59,7 +59,7 @@ class EncodeOnlyExporter(SpanExporter):
 
 
 def make_telemetry(spans: bool, ratio: float = 1.0) -> tuple[Telemetry, Callable[[], None]]:
-    """As `Telemetry.from_settings` builds it: spans only when a trace exporter is set, kept
+    """As `build_telemetry` builds it: spans only when a trace exporter is set, kept
     for `ratio` of the traces (OTEL_TRACES_SAMPLER=traceidratio: the bench's requests carry a
     sampled traceparent, which the parentbased_* samplers would follow)."""
     tracer_provider = None

@@ -148,12 +148,12 @@ def _service_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterato
 
 
 def _build_telemetry(settings: Settings, observer: Observer | None) -> Any:
-    from ollama_proxy.telemetry import Telemetry
+    from ollama_proxy.telemetry import Telemetry, build_telemetry
 
     if isinstance(observer, Telemetry):
         return observer
     if observer is None and settings.enable_instrumentation and not settings.otel_sdk_disabled:
-        return Telemetry.from_settings(settings)
+        return build_telemetry(settings)
     return None
 
 

@@ -55,7 +55,7 @@ class RequestRecord:
     instance: str = ""  # INSTANCE_NAME of the proxy that wrote it (brief: service_name)
     method: str = "GET"
     endpoint: str = ""  # request path, e.g. /api/chat
-    operation: str = ""  # chat, generate, embed, list, pull, ... (see proxy/routes.py)
+    operation: str = ""  # chat, generate, embed, list, pull, ... (see operations.py)
     api_flavor: str = ""  # native, openai, anthropic, none
     inference: bool = False  # True for routes that run a model
     model: str = ""

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ollama_proxy.meter.meter import Meter
-from ollama_proxy.proxy.routes import Route
+from ollama_proxy.operations import Route
 from ollama_proxy.records import ContentRecord, RequestRecord
 
 REDACTED = "[REDACTED]"

@@ -8,7 +8,7 @@ so metering a 200-chunk stream costs a few microseconds per chunk.
 No method raises: a bug here must never reach a client. A failure is recorded on the record
 as `error_type="meter_error"` and decoding stops; byte counts and timings go on.
 
->>> from ollama_proxy.proxy.routes import classify
+>>> from ollama_proxy.operations import classify
 >>> m = Meter(RequestRecord(endpoint="/api/generate"), classify("/api/generate"), 0.0)
 >>> m.observe_request_chunk(b'{"model":"llama3.2","prompt":"hi"}')
 >>> m.observe_response_start(200, "application/x-ndjson", 0.1)
@@ -36,7 +36,7 @@ from ollama_proxy.meter.decoders import (
     SSEDecoder,
     SSEEvent,
 )
-from ollama_proxy.proxy.routes import Route
+from ollama_proxy.operations import Route
 from ollama_proxy.records import RequestRecord
 
 REQUEST_HEAD = 64 * 1024  # request bytes kept to read `model` and `stream`
@@ -176,7 +176,7 @@ def _text(raw: bytes) -> str:
 class Meter:
     """Meters one proxied request; `finish()` returns its filled RequestRecord.
 
-    >>> from ollama_proxy.proxy.routes import classify
+    >>> from ollama_proxy.operations import classify
     >>> m = Meter(RequestRecord(), classify("/api/tags"), started_at=10.0)
     >>> m.observe_response_start(200, "application/json; charset=utf-8", now=10.002)
     >>> m.observe_chunk(b'{"models":[]}', now=10.003)

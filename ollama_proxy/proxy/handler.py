@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from time import monotonic, perf_counter
-from typing import Any
 
 import aiohttp
 import orjson
@@ -47,26 +47,24 @@ CLIENT_GONE = (ConnectionResetError, aiohttp.ClientConnectionResetError, BrokenP
 
 
 class InFlight:
-    """Counts requests being served; shutdown waits for it to reach zero."""
+    """Counts requests being served (the stats API's `in_flight`)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def enter(self) -> None:
         self.count += 1
-        self._idle.clear()
 
     def leave(self) -> None:
         self.count -= 1
-        if self.count == 0:
-            self._idle.set()
 
-    async def wait_idle(self, timeout_s: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-        return self.count == 0
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one forwarded request beyond its response: the meter's inputs."""
+
+    cancelled: bool = False
+    upstream_error: str | None = None
 
 
 def describe(exc: BaseException) -> str:
@@ -199,23 +197,21 @@ class ProxyHandler:
         observation = self._observer.start(request, route, record)
         if route.inference:
             self.live.enter(record, meter, started)
-        outcome: dict[str, Any] = {"cancelled": False, "upstream_error": None}
+        outcome = Outcome()
         try:
             return await self._forward(request, meter, observation, outcome)
         except asyncio.CancelledError:
-            outcome["cancelled"] = True
+            outcome.cancelled = True
             raise
         finally:
             self._finish(meter, observation, outcome)
 
-    def _finish(
-        self, meter: Meter, observation: RequestObservation, outcome: dict[str, Any]
-    ) -> None:
+    def _finish(self, meter: Meter, observation: RequestObservation, outcome: Outcome) -> None:
         try:
             record = meter.finish(
                 perf_counter(),
-                cancelled=outcome["cancelled"],
-                upstream_error=outcome["upstream_error"],
+                cancelled=outcome.cancelled,
+                upstream_error=outcome.upstream_error,
             )
             self.accounting.settle(record)
             observation.finish(record)
@@ -249,7 +245,7 @@ class ProxyHandler:
         request: web.Request,
         meter: Meter | None,
         observation: RequestObservation | None,
-        outcome: dict[str, Any] | None = None,
+        outcome: Outcome | None = None,
     ) -> web.StreamResponse:
         headers = request_headers(
             request.headers, self._upstream, request.remote, self._drop_headers
@@ -261,8 +257,9 @@ class ProxyHandler:
             skip += ("Content-Type",)
         url = target_url(self._upstream, request.raw_path)
         body = _relay_body(request, meter) if request.body_exists else None
+        if self.session is None:
+            raise RuntimeError("upstream session not started")
         try:
-            assert self.session is not None, "upstream session not started"
             upstream = await self.session.request(
                 request.method,
                 url,
@@ -274,7 +271,7 @@ class ProxyHandler:
         except UPSTREAM_ERRORS as exc:
             message = f"upstream Ollama at {self._upstream_label} unreachable: {describe(exc)}"
             if outcome is not None:
-                outcome["upstream_error"] = message
+                outcome.upstream_error = message
             return await self._bad_gateway(request, message, meter)
         try:
             return await self._relay(request, upstream, meter, observation, outcome)
@@ -298,7 +295,7 @@ class ProxyHandler:
         upstream: aiohttp.ClientResponse,
         meter: Meter | None,
         observation: RequestObservation | None,
-        outcome: dict[str, Any] | None,
+        outcome: Outcome | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             status=upstream.status,
@@ -343,13 +340,13 @@ class ProxyHandler:
         content_type: str,
         exc: BaseException,
         meter: Meter | None,
-        outcome: dict[str, Any] | None,
+        outcome: Outcome | None,
     ) -> None:
         """The upstream reset mid-stream: end the client's stream as Ollama ends one on error."""
         message = f"upstream Ollama at {self._upstream_label} failed mid-stream: {describe(exc)}"
         log.warning("upstream_stream_broken", error=message, path=request.path)
         if outcome is not None:
-            outcome["upstream_error"] = message
+            outcome.upstream_error = message
         if response.content_length is not None or "event-stream" in content_type:
             # Neither a fixed-length body nor an SSE stream can be ended early honestly: SSE
             # has no error line the OpenAI/Anthropic SDKs check, and a clean end reads as a
@@ -379,9 +376,9 @@ async def _continue(request: web.Request) -> None:
     request.writer.output_size = 0  # the 100 is not part of the response's size
 
 
-def _mark_cancelled(outcome: dict[str, Any] | None) -> None:
+def _mark_cancelled(outcome: Outcome | None) -> None:
     if outcome is not None:
-        outcome["cancelled"] = True
+        outcome.cancelled = True
 
 
 async def _relay_body(request: web.Request, meter: Meter | None) -> AsyncIterator[bytes]:

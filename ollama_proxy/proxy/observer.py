@@ -10,7 +10,7 @@ from typing import Protocol
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ollama_proxy.proxy.routes import Route
+from ollama_proxy.operations import Route
 from ollama_proxy.records import RequestRecord
 
 # The client's address as records name it (behind trusted proxies, hashed when

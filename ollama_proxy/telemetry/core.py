@@ -25,14 +25,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 from yarl import URL
 
-from ollama_proxy.proxy.routes import Route
+from ollama_proxy.operations import Route
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.instruments import GaugeCallback, Instruments
 from ollama_proxy.telemetry.tracing import PROPAGATOR, Tracing
 
 if TYPE_CHECKING:
-    from ollama_proxy.config import Settings
     from ollama_proxy.telemetry.scrape import ScrapeReader
 
 
@@ -90,7 +89,7 @@ class Telemetry:
     `tracer_provider=None` means no spans (no trace exporter is configured, so spans would
     cost CPU and go nowhere); the client's trace context is then forwarded untouched.
     `scrape` serves /metrics and /api/stats/metrics; `closers` run at `shutdown` (providers
-    built by `from_settings` flush their exporters there).
+    built by `providers.build_telemetry` flush their exporters there).
     """
 
     def __init__(
@@ -109,13 +108,6 @@ class Telemetry:
         self.meter_provider = meter_provider
         self._tracer = (tracer_provider or trace.NoOpTracerProvider()).get_tracer(n.SCOPE)
         self._closers = closers
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Telemetry:
-        """Providers from Settings: Prometheus always, OTLP only when an endpoint is set."""
-        from ollama_proxy.telemetry.providers import build_telemetry
-
-        return build_telemetry(settings)
 
     # --- Observer ---------------------------------------------------------------------
     def start(self, request: web.Request, route: Route, record: RequestRecord) -> Observation:

@@ -79,7 +79,7 @@ class Instruments:
     # --- per request ------------------------------------------------------------------
     def in_flight(self, operation: str, delta: int) -> None:
         key = self._operation_keys.get(operation)
-        if key is None:  # operations are the few verbs of proxy/routes.py
+        if key is None:  # operations are the few verbs of operations.py
             key = self._operation_keys[operation] = ((n.OLLAMA_OPERATION, operation),)
         with self.aggregates.lock:
             self.aggregates.add(n.IN_FLIGHT.name, key, delta)

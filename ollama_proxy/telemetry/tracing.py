@@ -21,8 +21,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from opentelemetry.util.types import AttributeValue
 from yarl import URL
 
+from ollama_proxy.operations import Route
 from ollama_proxy.proxy.observer import CLIENT_ADDRESS
-from ollama_proxy.proxy.routes import Route
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.instruments import VERSION, error_type, genai_operation, seconds

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ollama_proxy.meter.meter import Meter
-from ollama_proxy.proxy.routes import classify
+from ollama_proxy.operations import classify
 from ollama_proxy.records import RequestRecord
 from tests.meter.fixtures import Fixture
 

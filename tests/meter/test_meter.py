@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ollama_proxy.meter.meter import HOLD_BYTES, Meter
-from ollama_proxy.proxy.routes import classify
+from ollama_proxy.operations import classify
 from ollama_proxy.records import RequestRecord
 from tests.meter import fixtures as fx
 from tests.meter.helpers import T0, T_CHUNK, T_END, T_START, comparable, run, run_fixture, split_at

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from ollama_proxy.meter.meter import Meter
-from ollama_proxy.proxy.routes import classify
+from ollama_proxy.operations import classify
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.simulator import SIMULATOR, SimulatorConfig, create_simulator_app
 from ollama_proxy.simulator.faults import Faults

@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from yarl import URL
 
 from ollama_proxy.config import Settings
-from ollama_proxy.telemetry import Telemetry
+from ollama_proxy.telemetry import Telemetry, build_telemetry
 from ollama_proxy.telemetry import names as n
 from tests.servers import start_app
 from tests.telemetry.test_telemetry_functional import (
@@ -114,7 +114,7 @@ async def traffic_through(endpoint: str, protocol: str) -> None:
             otel_exporter_otlp_headers="x-api-key=s3cret",
             otel_service_name="proxy-under-test",
         )
-        made.append(Telemetry.from_settings(settings))
+        made.append(build_telemetry(settings))
         return made[0]
 
     stack = await start_stack(observer_for)

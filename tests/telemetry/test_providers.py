@@ -5,7 +5,7 @@ import logging
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from ollama_proxy.config import Settings
-from ollama_proxy.telemetry import Telemetry
+from ollama_proxy.telemetry import Telemetry, build_telemetry
 from ollama_proxy.telemetry.providers import (
     EXPORT_LOGGERS,
     RateLimitFilter,
@@ -55,11 +55,11 @@ def test_http_endpoint_gets_signal_paths() -> None:
 
 
 async def test_from_settings_adds_otlp_reader_only_when_configured() -> None:
-    plain = Telemetry.from_settings(settings())
+    plain = build_telemetry(settings())
     assert plain.scrape is not None
     assert not any(isinstance(r, PeriodicExportingMetricReader) for r in readers(plain))
     await plain.shutdown()
-    exporting = Telemetry.from_settings(
+    exporting = build_telemetry(
         settings(
             otel_exporter_otlp_endpoint="http://127.0.0.1:9",
             otel_exporter_otlp_protocol="http/protobuf",

@@ -4,7 +4,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ollama_proxy.proxy.routes import classify
+from ollama_proxy.operations import classify
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.tracing import http_route
