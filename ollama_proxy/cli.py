@@ -81,7 +81,7 @@ def _load_settings(args: argparse.Namespace) -> Settings:
         settings = settings_from_args(args, SERVE_FLAGS)
     except ValidationError as exc:
         raise SystemExit(format_validation_error(exc)) from None
-    configure_logging(settings.log_level, settings.log_format or "console")
+    configure_logging(settings.log_level, settings.log_format or "console", settings.log_libraries)
     return settings
 
 

@@ -1,4 +1,9 @@
-"""structlog set-up: one call at start, from Settings."""
+"""structlog set-up: one call at start, from Settings.
+
+The proxy's own events (the `ollama_proxy` loggers) log at the configured level; third-party
+libraries at their own, WARNING by default, so DEBUG on the proxy does not bring every SQL
+statement of a database driver with it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ import sys
 
 import structlog
 
+OWN_LOGGER = "ollama_proxy"
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "console", libraries: str = "WARNING"
+) -> None:
     """Route structlog and stdlib logging to stderr as console lines or JSON."""
     numeric = logging.getLevelName(level.upper())
     renderer: structlog.typing.Processor = (
@@ -28,5 +37,10 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(name)s %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    library_level = logging.getLevelName(libraries.upper())
+    # basicConfig adds the stderr handler only once; the levels are set on every call, so a
+    # level changed at run time (POST /api/config) applies.
+    logging.basicConfig(level=library_level, stream=sys.stderr, format="%(name)s %(message)s")
+    logging.getLogger().setLevel(library_level)
+    logging.getLogger(OWN_LOGGER).setLevel(numeric)
+    logging.getLogger("aiohttp.access").setLevel(max(logging.WARNING, library_level))

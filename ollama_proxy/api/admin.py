@@ -174,7 +174,9 @@ def apply_update(settings: Settings, update: schemas.ConfigUpdate) -> dict[str, 
     if "api_log_level" in applied:
         from ollama_proxy.logs import configure_logging
 
-        configure_logging(applied["api_log_level"], settings.log_format or "console")
+        configure_logging(
+            applied["api_log_level"], settings.log_format or "console", settings.log_libraries
+        )
     return applied
 
 

@@ -20,6 +20,7 @@ from ollama_proxy.api.errors import (
     from_http_exception,
     from_query_error,
 )
+from ollama_proxy.proxy.headers import target_error
 from ollama_proxy.proxy.routes import is_own_route
 from ollama_proxy.stats.query import QueryError
 
@@ -91,6 +92,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    bad_target = target_error(request.raw_path)
+    if bad_target is not None:
+        # Ollama's error shape: the client may be any Ollama client, not our API's.
+        return web.json_response({"error": bad_target}, status=400)
     path = request.path
     if not is_own_route(path):
         return await handler(request)

@@ -23,7 +23,7 @@ class Profile(StrEnum):
 
 # Profile defaults apply only to settings the user did not set explicitly.
 PROFILE_DEFAULTS: dict[Profile, dict[str, Any]] = {
-    Profile.dev: {"api_log_level": "DEBUG", "log_format": "console"},
+    Profile.dev: {"api_log_level": "INFO", "log_format": "console"},
     Profile.staging: {"api_log_level": "INFO", "log_format": "json"},
     Profile.prod: {"api_log_level": "WARNING", "log_format": "json"},
 }
@@ -41,7 +41,8 @@ class ProcessSettings(BaseModel):
     profile: Profile = Field(
         Profile.dev,
         validation_alias=env("APP_PROFILE", "profile"),
-        description="Defaults profile: dev (console logs, DEBUG), staging or prod (JSON logs).",
+        description="Defaults profile: dev (console logs, INFO), staging (JSON, INFO) or prod "
+        "(JSON, WARNING).",
     )
     listen: str = Field(
         DEFAULT_LISTEN,
@@ -57,7 +58,14 @@ class ProcessSettings(BaseModel):
     api_log_level: LogLevel | None = Field(
         None,
         validation_alias=env("API_LOG_LEVEL", "api_log_level"),
-        description="Log level: DEBUG, INFO, WARNING, ERROR, CRITICAL (profile default).",
+        description="Log level of the proxy's own events: DEBUG, INFO, WARNING, ERROR, "
+        "CRITICAL (profile default).",
+    )
+    log_libraries: LogLevel = Field(
+        "WARNING",
+        validation_alias=env("LOG_LIBRARIES", "log_libraries"),
+        description="Log level of third-party libraries (aiohttp, database drivers, OTel); "
+        "DEBUG shows e.g. every SQL statement.",
     )
     log_format: Literal["console", "json"] | None = Field(
         None,
@@ -79,7 +87,7 @@ class ProcessSettings(BaseModel):
             raise ValueError(f"expected host:port, e.g. {DEFAULT_LISTEN}; got {value!r}")
         return value
 
-    @field_validator("api_log_level", mode="before")
+    @field_validator("api_log_level", "log_libraries", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value

@@ -78,3 +78,16 @@ def target_url(upstream: URL, raw_path: str) -> URL:
     """The upstream URL for a request path, percent-encoding and query kept as sent."""
     prefix = upstream.raw_path.rstrip("/")
     return URL(f"{upstream.origin()}{prefix}{raw_path}", encoded=True)
+
+
+def target_error(raw_path: str) -> str | None:
+    """Why a request target cannot be forwarded, or None for an origin-form path.
+
+    Absolute form (`GET http://host/path`, meant for forward proxies) and asterisk form
+    (`OPTIONS *`) have no place in front of Ollama; they are answered 400 rather than turned
+    into an upstream URL.
+    """
+    if raw_path.startswith("/"):
+        return None
+    shown = raw_path[:100]
+    return f"request target must be a path such as /api/chat, not {shown!r}"

@@ -102,3 +102,53 @@ def test_env_example_lists_every_variable() -> None:
     table = settings_table()
     primary = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", table, re.M))
     assert primary - listed == set()
+
+
+def concern_classes() -> list[type]:
+    return [base for base in Settings.__mro__[1:] if base.__module__.startswith(CONFIG_PACKAGE)]
+
+
+CONFIG_PACKAGE = "ollama_proxy.config."
+
+
+def test_every_concern_validator_reaches_settings() -> None:
+    # Bug this prevents: two concern modules each defining `_split_commas`; pydantic keeps one
+    # validator per name, so the other module's comma-separated setting silently stopped
+    # splitting.
+    kept = Settings.__pydantic_decorators__
+    for concern in concern_classes():
+        own = concern.__pydantic_decorators__
+        assert set(own.field_validators) <= set(kept.field_validators), concern.__name__
+        assert set(own.model_validators) <= set(kept.model_validators), concern.__name__
+    names = [
+        name for concern in concern_classes() for name in concern.__dict__ if name.startswith("_")
+    ]
+    validators = [n for n in names if n in kept.field_validators or n in kept.model_validators]
+    assert len(validators) == len(set(validators)), "validator names must be unique"
+
+
+def test_each_concern_module_stays_small() -> None:
+    package = Path(__file__).resolve().parents[2] / "ollama_proxy" / "config"
+    sizes = {path.name: len(path.read_text().splitlines()) for path in package.glob("*.py")}
+    assert sizes and max(sizes.values()) <= 300, sizes
+
+
+def test_comma_separated_lists_split_in_every_concern() -> None:
+    settings = Settings(
+        store_urls="sqlite:///a.db,chdb:///b",
+        proxy_api_keys="a:1, b:2",
+        cors_origins="http://x,http://y",
+        capture_redact_patterns="a+,b+",
+    )
+    assert settings.store_urls == ["sqlite:///a.db", "chdb:///b"]
+    assert settings.proxy_api_keys == ["a:1", "b:2"]
+    assert settings.cors_origins == ["http://x", "http://y"]
+    assert settings.capture_redact_patterns == ["a+", "b+"]
+
+
+def test_libraries_log_at_warning_unless_asked() -> None:
+    settings = Settings()
+    assert settings.log_level == "INFO"  # the dev profile: the proxy's own events
+    assert settings.log_libraries == "WARNING"
+    assert Settings(api_log_level="DEBUG").log_libraries == "WARNING"
+    assert Settings(log_libraries="debug").log_libraries == "DEBUG"
