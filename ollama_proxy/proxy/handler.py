@@ -119,10 +119,9 @@ class ProxyHandler:
         try:
             client = None
             if not self._access.open:
-                checked = request.get(ACCESS_CHECKED) or self._check(request)
+                checked: Admitted | Refusal = request.get(ACCESS_CHECKED) or self._check(request)
                 if isinstance(checked, Refusal):
                     return self._refuse(request, checked)
-                assert isinstance(checked, Admitted)
                 client = checked.client
                 request[CLIENT_ADDRESS] = checked.address
             if not self._metering:

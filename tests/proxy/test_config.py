@@ -133,17 +133,17 @@ def test_each_concern_module_stays_small() -> None:
     assert sizes and max(sizes.values()) <= 300, sizes
 
 
-def test_comma_separated_lists_split_in_every_concern() -> None:
+def test_list_settings_parse_in_every_concern() -> None:
     settings = Settings(
         store_urls="sqlite:///a.db,chdb:///b",
         proxy_api_keys="a:1, b:2",
         cors_origins="http://x,http://y",
-        capture_redact_patterns="a+,b+",
+        capture_redact_patterns='["a{16,}", "b+"]',
     )
     assert settings.store_urls == ["sqlite:///a.db", "chdb:///b"]
     assert settings.proxy_api_keys == ["a:1", "b:2"]
     assert settings.cors_origins == ["http://x", "http://y"]
-    assert settings.capture_redact_patterns == ["a+", "b+"]
+    assert settings.capture_redact_patterns == ["a{16,}", "b+"]  # a JSON list, commas kept
 
 
 def test_libraries_log_at_warning_unless_asked() -> None:
