@@ -117,6 +117,28 @@ try {
       await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
     }
 
+    await check(`live page sees a request arrive, advance and leave @${width}`, async () => {
+      await page.click('[data-testid="nav-live"]');
+      await page.waitForSelector('[data-testid="live-idle"]');
+      // 30 tokens at the simulator's 10 tokens/s: about 3 s in flight.
+      const body = JSON.stringify({ model: "llama3.2", prompt: "live", options: { num_predict: 30 } });
+      const answer = fetch(`${url}/api/generate`, { method: "POST", body }).then((r) => r.text());
+      await page.waitForSelector('[data-testid="live-row"]', { timeout: 10000 });
+      const first = Number(await page.textContent('[data-testid="live-row"] [data-col="tokens"]'));
+      await page.waitForFunction(
+        (before) => {
+          const cell = document.querySelector('[data-testid="live-row"] [data-col="tokens"]');
+          return cell !== null && Number(cell.textContent) > before;
+        },
+        first,
+        { timeout: 10000 },
+      );
+      const phase = await page.textContent('[data-testid="live-row"] [data-col="phase"]');
+      assert(/generating|thinking/.test(phase), `phase ${phase}`);
+      await page.screenshot({ path: join(shots, `live-${width}.png`), fullPage: true });
+      await page.waitForSelector('[data-testid="live-idle"]', { timeout: 15000 });
+      assert((await answer).includes('"done":true'), "the request completed");
+    });
     await page.click('[data-testid="nav-logs"]');
     await page.waitForSelector('[data-testid="log-table"]');
     await check(`logs table and filters @${width}`, async () => {

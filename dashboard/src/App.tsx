@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { Header, PAGES, type Page } from "./components/Header";
 import { Loading } from "./components/StateBox";
 import { BUTTON, INPUT, MUTED, PANEL } from "./components/ui";
@@ -8,6 +8,7 @@ import { login } from "./utils/api";
 // Pages load on demand: the first paint needs neither the tables nor Recharts.
 const VIEWS: Record<Page, React.LazyExoticComponent<() => React.JSX.Element>> = {
   overview: lazy(() => import("./pages/Overview")),
+  live: lazy(() => import("./pages/Live")),
   performance: lazy(() => import("./pages/Performance")),
   logs: lazy(() => import("./pages/Logs")),
   models: lazy(() => import("./pages/Models")),
@@ -50,6 +51,14 @@ function Login() {
 export default function App() {
   const [page, setPage] = useState<Page>(pageFromHash);
   const probe = useFetchStats<unknown>("/api/stats/instances");
+  // Without a page in the address, the landing page is Live while something is in flight.
+  const landing = useRef(Boolean(window.location.hash));
+  const current = useFetchStats<{ in_flight: number }>(landing.current ? null : "/api/stats/current");
+  useEffect(() => {
+    if (landing.current || !current.data) return;
+    landing.current = true;
+    if (current.data.in_flight > 0 && !window.location.hash) setPage("live");
+  }, [current.data]);
   useEffect(() => {
     const onHash = () => setPage(pageFromHash());
     window.addEventListener("hashchange", onHash);

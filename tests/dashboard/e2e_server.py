@@ -20,12 +20,14 @@ from ollama_proxy.app import create_app  # noqa: E402
 from ollama_proxy.config import Settings  # noqa: E402
 from ollama_proxy.demo import generate_traffic  # noqa: E402
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app  # noqa: E402
+from ollama_proxy.simulator.state import SIMULATOR  # noqa: E402
 from tests.servers import start_app  # noqa: E402
 
 
 async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="olp-e2e-"))
-    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    sim_app = create_simulator_app(SimulatorConfig.zero_delay())
+    sim_runner, sim_url = await start_app(sim_app)
     settings = Settings(
         upstream=sim_url,
         listen="127.0.0.1:0",
@@ -39,6 +41,9 @@ async def main() -> None:
     await generate_traffic(url, requests=80, seed=11, concurrency=4)
     await app[appkeys.SYSTEM].poll_once()  # residency and system samples, without waiting
     await app[appkeys.RECORDER].flush()
+    # The stored traffic is done: from now on answers stream at 10 tokens/s, so the Live
+    # page can watch a request arrive, advance and leave.
+    sim_app[SIMULATOR].config.tokens_per_s = 10
     print(json.dumps({"url": url}), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,13 +13,16 @@ export default function Clients() {
   if (clients.error) return <Failure error={clients.error} />;
   if (!clients.data) return <Loading />;
   if (!clients.data.length) return <Empty />;
-  const bars = clients.data.map((c) => ({ name: c.client, tokens: c.tokens }));
+  const bars = clients.data.map((c) => ({ name: c.client, tokens: c.tokens, gpu: c.gpu_s + c.load_charged_s }));
   return (
     <div className="space-y-3">
-      <BarCompare title="tokens by client" rows={bars} dataKey="tokens" format={compact} />
+      <div className="grid gap-3 md:grid-cols-2">
+        <BarCompare title="tokens by client" rows={bars} dataKey="tokens" format={compact} />
+        <BarCompare title="GPU seconds by client" rows={bars} dataKey="gpu" format={compact} />
+      </div>
       <div className={`${PANEL} overflow-x-auto p-0`}>
         <table className="w-full text-left text-sm" data-testid="client-table">
-          <TableHead columns={["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "models", "last seen"]} />
+          <TableHead columns={["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "GPU time", "GPU share", "models", "last seen"]} />
           <tbody>
             {clients.data.map((c) => (
               <tr key={c.client} className="border-t border-slate-100 dark:border-slate-800">
@@ -29,6 +32,10 @@ export default function Clients() {
                 <td className="px-3 py-1.5 tabular-nums">{duration(c.avg_latency)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{duration(c.p95_latency)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{compact(c.tokens)}</td>
+                <td className="px-3 py-1.5 tabular-nums" data-col="gpu" title={`of which model loads: ${duration(c.load_charged_s * 1000)}`}>
+                  {duration((c.gpu_s + c.load_charged_s) * 1000)}
+                </td>
+                <td className="px-3 py-1.5 tabular-nums" data-col="gpu-share">{percent(c.gpu_share)}</td>
                 <td className="px-3 py-1.5">{c.models.join(", ")}</td>
                 <td className="whitespace-nowrap px-3 py-1.5">{timestamp(c.last_seen)}</td>
               </tr>

@@ -39,6 +39,10 @@ export interface ClientRow {
   tokens: number;
   models: string[];
   last_seen: string | null;
+  gpu_s: number;
+  load_charged_s: number;
+  gpu_share: number | null;
+  energy_j: number | null;
 }
 
 export interface LogRow {
