@@ -117,7 +117,7 @@ def _system_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator
         recorder = app.get(appkeys.RECORDER)
         monitor = SystemMonitor(
             settings,
-            lambda: app[appkeys.UPSTREAM_SESSION],
+            None,  # probes on a pool of their own, never queued behind long streams
             recorder.submit_metric if recorder is not None else None,
             lambda: (handler.requests_total, handler.errors_total),
             app[appkeys.STARTED_AT],

@@ -29,13 +29,17 @@ class SystemMonitor:
     def __init__(
         self,
         settings: Settings,
-        session: Callable[[], aiohttp.ClientSession],
+        session: Callable[[], aiohttp.ClientSession] | None = None,
         submit_metric: Callable[[MetricPoint], None] | None = None,
         counters: Counters | None = None,
         started_at: float | None = None,
     ) -> None:
         self._settings = settings
-        self._session = session
+        # Probes get a small pool of their own by default: on the proxy's pool, with
+        # UPSTREAM_MAX_CONNECTIONS held by long streams, they queued and timed out, and the
+        # upstream was reported down while it was serving.
+        self._session = session or self._probe_session
+        self._own_session: aiohttp.ClientSession | None = None
         self._submit = submit_metric
         self._counters = counters
         self._upstream = str(settings.upstream_url)
@@ -65,9 +69,16 @@ class SystemMonitor:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._own_session is not None:
+            await self._own_session.close()
         self.host_sampler.close()
         self.gpu_sampler.close()
         await asyncio.to_thread(self.sampler.close)
+
+    def _probe_session(self) -> aiohttp.ClientSession:
+        if self._own_session is None:
+            self._own_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4))
+        return self._own_session
 
     async def _every(self, interval_s: float, action: Callable[[], Any]) -> None:
         while True:

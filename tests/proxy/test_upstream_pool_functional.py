@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ollama_proxy.app import create_app, upstream_session
 from ollama_proxy.records import RequestRecord
+from ollama_proxy.system.monitor import SystemMonitor
 from tests.proxy.conftest import proxy_settings
 from tests.servers import start_app
 
@@ -58,6 +59,13 @@ async def test_a_request_beyond_the_pool_waits_for_a_slot_instead_of_a_false_502
             second = asyncio.create_task(http.get(f"{url}/api/version"))
             done, _ = await asyncio.wait({second}, timeout=1.0)  # five connect timeouts
             assert not done, "the queued request was answered while the slot was held"
+            # The health probe does not queue behind the streams: it has a pool of its own.
+            monitor = SystemMonitor(settings)
+            try:
+                health = await asyncio.wait_for(monitor.check_upstream(), 5)
+            finally:
+                await monitor.stop()
+            assert health["reachable"] is True, health
             gate.set()
             long_stream = await first
             assert long_stream.status == 200 and (await long_stream.read()).endswith(b"}\n")
