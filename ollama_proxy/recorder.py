@@ -1,10 +1,17 @@
-"""The record pipeline: a bounded in-process queue, a write-ahead journal, batched store writes.
+"""The record pipeline: journal first, then one shipper per store.
+
+    submit() -> bounded queue -> journal writer (frames, fsync every JOURNAL_TICK_S)
+             -> shared journal on disk (store/segments.py)
+             -> one shipper per store: reads its next batch back from its acknowledged
+                position, writes it with a timeout, backs off with jitter on failure,
+                acknowledges (cursor file), and the journal drops segments every store is past
 
 `submit` is what the request path calls: O(1), never blocks, never raises. A full queue drops
-the oldest record and counts it. Every second the queue is moved into each store's journal
-(fsynced), and every METRICS_EXPORT_INTERVAL seconds (or at BATCH_MAX_RECORDS) the journals
-are written to their stores in order; a store that fails is retried with exponential backoff
-and jitter while its journal grows on disk, and catches up in order when it returns.
+the oldest record and counts it. A store that hangs or is down only holds back its own cursor:
+the journal keeps being written and the other stores stay current; its backlog lives on disk,
+and memory holds at most one batch per shipper. If the journal itself cannot be written (disk
+full, read-only, EIO), batches go straight to the stores from a bounded overflow in memory,
+and what the overflow has to drop is counted exactly.
 
 >>> # tests: recorder = Recorder(stores, settings); await recorder.start(); ...
 >>> # recorder.submit(record); await recorder.flush()   # instead of sleeping
@@ -14,11 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,50 +35,294 @@ from ollama_proxy.config import Settings
 from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store.base import Store
 from ollama_proxy.store.journal import Batch, Journal, encode, store_dir
+from ollama_proxy.store.retention import RetentionLoop, run_pass
+from ollama_proxy.store.segments import (
+    Position,
+    SegmentLog,
+    frame,
+    load_cursor,
+    save_cursor,
+)
 
 log = structlog.get_logger("ollama_proxy.store")
 
-JOURNAL_TICK_S = 1.0  # bound on what a SIGKILL can lose
+JOURNAL_TICK_S = 0.25  # fsync at least this often: the bound on what a SIGKILL can lose
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
+MAX_ABANDONED = 2  # hung writes still running before a shipper stops starting new ones
+LAG_DEGRADED_S = 10.0  # a store this far behind is reported degraded while it catches up
+DROP_DEGRADED_S = 300.0  # health stays degraded this long after records were dropped
+HOT_FRAMES = 64  # frames just journaled, kept so a current shipper need not re-read them
 
 
 @dataclass
-class _Lane:
-    """One store and its journal, with its retry state."""
+class _Overflow:
+    """A batch the journal could not take, waiting for the stores that still need it."""
 
-    store: Store
-    journal: Journal
-    failures: int = 0
-    next_try: float = 0.0
-    written: int = 0
-    replayed: int = 0
-    pending: dict[Path, Batch] = field(default_factory=dict)  # segments still in memory
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    batch: Batch
+    stores: set[int]
 
-    def backoff(self) -> None:
+
+@dataclass
+class _Pending:
+    """What a shipper has read and not yet acknowledged."""
+
+    batch: Batch
+    end: Position | None  # the journal position after it (None: from the overflow)
+    consumed: int  # records of `end`'s segment before `end`
+    first_ms: int | None
+    overflow: _Overflow | None = None
+
+
+@dataclass
+class Drops:
+    """Records lost on purpose, counted exactly, and when it last happened."""
+
+    queue_full: int = 0  # the in-process queue was full (the journal writer fell behind)
+    overflow: int = 0  # the journal was unwritable and the overflow full (per store missed)
+    last: float = 0.0
+    episode: int = 0  # dropped since the last "dropping" log line
+
+
+class Shipper:
+    """One store's lane: its acknowledged position, retries and state."""
+
+    def __init__(self, index: int, store: Store, recorder: Recorder) -> None:
+        self.index = index
+        self.store = store
+        self.recorder = recorder
+        slug = hashlib.sha256(store.url.encode()).hexdigest()[:12]
+        root = Path(recorder.settings.journal_dir)
+        self.cursor_path = root / "cursors" / f"{slug}.json"
+        self.legacy = store_dir(root, store.url)  # a previous release's per-store segments
+        self.position: Position = ("", 0)
+        self.consumed = 0
+        self.pending: _Pending | None = None
+        self.failures = 0
+        self.failed_attempts = 0
+        self.next_try = 0.0
+        self.last_error = ""
+        self.last_success: float | None = None
+        self.written = 0
+        self.replayed = 0
+        self.dropped = 0  # records this store will never get (the overflow was full)
+        self.abandoned: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.kick = asyncio.Event()
+        self.progress = asyncio.Condition()
+        self.task: asyncio.Task[None] | None = None
+
+    # --- the loop ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self._replay_legacy()
+        while True:
+            try:
+                if self.pending is None:
+                    self.pending = await self._next()
+                if self.pending is None:
+                    await self._notify()
+                    await self.wake.wait()
+                    self.wake.clear()
+                    continue
+                if await self._attempt(self.pending.batch):
+                    await self._ack(self.pending)
+                    self.pending = None
+                else:
+                    await self._notify()
+                    await self._sleep_backoff()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the lane must survive anything a store or the disk does
+                log.exception("shipper_error", store=self.store.url)
+                await asyncio.sleep(1.0)
+
+    async def _next(self) -> _Pending | None:
+        """The next batch: from the journal (hot frames first), else from the overflow."""
+        rec = self.recorder
+        max_records = rec.settings.batch_max_records
+        position = rec.log.normalise(self.position)
+        consumed = self.consumed if position[0] == self.position[0] else 0
+        batch = Batch([], [], [])
+        end, first_ms = position, None
+        while len(batch) < max_records and (hot := rec.hot.get(end)) is not None:
+            part, after, ms = hot
+            _extend(batch, part)
+            first_ms = ms if first_ms is None else first_ms
+            end = after
+        if not batch:
+            result = await asyncio.to_thread(rec.log.read, position, max_records)
+            batch, end, first_ms = result.batch, result.end, result.first_ms
+            if result.start[0] != position[0]:
+                position, consumed = result.start, 0
+            if result.corrupt:  # the rest of that segment is in quarantine/: go on past it
+                end = rec.log.normalise(end)
+        if end != position or batch:
+            consumed = 0 if end[0] != position[0] else consumed + len(batch)
+            return _Pending(batch, end, consumed, first_ms)
+        for entry in rec.overflow:
+            if self.index in entry.stores:
+                return _Pending(entry.batch, None, 0, None, overflow=entry)
+        return None
+
+    async def _attempt(self, batch: Batch) -> bool:
+        """One bounded try; a write still hanging at the timeout is abandoned, not awaited."""
+        if not batch:
+            return True
+        self.abandoned = {t for t in self.abandoned if not t.done()}
+        if len(self.abandoned) >= MAX_ABANDONED:
+            self._failed("earlier writes still hang: waiting before another try")
+            return False
+        task = asyncio.create_task(self.recorder.write(self.store, batch))
+        try:
+            done, _ = await asyncio.wait(
+                {task}, timeout=self.recorder.settings.store_write_timeout_s
+            )
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
+            task.add_done_callback(_consume)
+            self.abandoned.add(task)
+            self._failed(
+                f"TimeoutError: no answer in {self.recorder.settings.store_write_timeout_s} s"
+            )
+            return False
+        error = task.exception()
+        if error is not None:
+            self._failed(f"{type(error).__name__}: {error}")
+            return False
+        if self.failures:
+            self.replayed += len(batch)
+            log.info("store_recovered", store=self.store.url, after_failures=self.failures)
+        self.failures = 0
+        self.last_error = ""
+        self.last_success = time.time()
+        self.written += len(batch.requests)
+        return True
+
+    def _failed(self, error: str) -> None:
         self.failures += 1
+        self.failed_attempts += 1
+        self.last_error = error
         delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (self.failures - 1))
         self.next_try = time.monotonic() + delay * random.uniform(0.5, 1.0)
+        records, _size = self.backlog()
+        log.warning(
+            "store_write_failed",
+            store=self.store.url,
+            error=error,
+            backlog_records=records,
+            retry_in_s=round(self.next_try - time.monotonic(), 2),
+        )
+
+    async def _sleep_backoff(self) -> None:
+        self.kick.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.kick.wait(), max(0.0, self.next_try - time.monotonic()))
+
+    async def _ack(self, pending: _Pending) -> None:
+        rec = self.recorder
+        if pending.overflow is not None:
+            pending.overflow.stores.discard(self.index)
+            rec.prune_overflow()
+        else:
+            assert pending.end is not None
+            self.position, self.consumed = pending.end, pending.consumed
+            await asyncio.to_thread(
+                save_cursor, self.cursor_path, self.position, self.consumed, self.store.url
+            )
+            await rec.collect()
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self.progress:
+            self.progress.notify_all()
+
+    # --- waiting for it (flush, close) ------------------------------------------------------
+    def caught_up(self, target: Position) -> bool:
+        if self.pending is not None:
+            return False
+        if any(self.index in entry.stores for entry in self.recorder.overflow):
+            return False
+        return self.recorder.log.normalise(self.position) >= target or self.position >= target
+
+    async def settle(self, target: Position) -> None:
+        """Until this store has everything up to `target`, or one more attempt failed."""
+        failed = self.failed_attempts
+        self.wake.set()
+        self.kick.set()
+        async with self.progress:
+            await self.progress.wait_for(
+                lambda: self.caught_up(target) or self.failed_attempts > failed
+            )
+
+    # --- a previous release's journal -------------------------------------------------------
+    async def _replay_legacy(self) -> None:
+        """Segments the per-store journal of the previous release left: shipped, then gone."""
+        if not self.legacy.is_dir():
+            return
+        journal = Journal(self.legacy)
+        for segment in journal.segments():
+            try:
+                batch = await asyncio.to_thread(journal.read, segment)
+                if not batch and segment.stat().st_size:
+                    raise ValueError("no record could be decoded")
+            except Exception as exc:
+                self.recorder.quarantine_legacy(segment, exc)
+                continue
+            while not await self._attempt(batch):
+                await self._sleep_backoff()
+            journal.remove([segment])
+
+    # --- reporting ----------------------------------------------------------------------------
+    def backlog(self) -> tuple[int, int]:
+        records, size = self.recorder.log.backlog(self.position, self.consumed)
+        records += sum(len(e.batch) for e in self.recorder.overflow if self.index in e.stores)
+        return records, size
+
+    def backlog_age_s(self) -> float:
+        if self.pending is not None:
+            stamp = self.pending.first_ms
+        elif self.recorder.log.backlog(self.position, self.consumed)[0]:
+            stamp = self.recorder.log.first_ms(self.position)
+        else:
+            return 0.0
+        return max(0.0, time.time() - stamp / 1000) if stamp is not None else 0.0
+
+    def state(self, age_s: float) -> str:
+        if self.failures:
+            return "down"
+        if age_s > LAG_DEGRADED_S or self.recorder.degraded_reason():
+            return "degraded"
+        return "ok"
 
 
 class Recorder:
     def __init__(self, stores: list[Store], settings: Settings) -> None:
-        self._settings = settings
+        self.settings = settings
         self._requests: deque[RequestRecord] = deque(maxlen=settings.queue_max_records)
         self._metrics: deque[MetricPoint] = deque(maxlen=settings.queue_max_records)
         self._contents: deque[ContentRecord] = deque(maxlen=settings.queue_max_records)
-        self._lanes = [
-            _Lane(store, Journal(store_dir(settings.journal_dir, store.url))) for store in stores
-        ]
+        self.log = SegmentLog(Path(settings.journal_dir))
+        self.shippers = [Shipper(i, store, self) for i, store in enumerate(stores)]
+        self.retention = RetentionLoop(stores)  # RETENTION_DAYS etc. on the stores that delete
+        self.overflow: deque[_Overflow] = deque()
+        self.hot: OrderedDict[Position, tuple[Batch, Position, int]] = OrderedDict()
+        self.drops = Drops()
+        self.journal_error = ""
+        self.submitted = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._journaling: asyncio.Future[None] | None = None
         self._io = asyncio.Lock()
-        self.dropped = 0
-        self.submitted = 0
-        self._batch_ready = False
+        self._collecting = asyncio.Lock()
         self._last_drop_warning = 0.0
+        self._batch_ready = False
+
+    @property
+    def dropped(self) -> int:
+        return self.drops.queue_full + self.drops.overflow
 
     # --- the request path -------------------------------------------------------------------
     def submit(self, record: RequestRecord) -> None:
@@ -79,7 +330,7 @@ class Recorder:
             self._dropped()
         self._requests.append(record)  # a full deque drops its oldest item
         self.submitted += 1
-        if len(self._requests) >= self._settings.batch_max_records:
+        if len(self._requests) >= self.settings.batch_max_records and not self._batch_ready:
             self._batch_ready = True
             self._wake.set()
 
@@ -95,115 +346,176 @@ class Recorder:
         self._contents.append(item)
 
     def _dropped(self) -> None:
-        self.dropped += 1
+        self.drops.queue_full += 1
+        self.drops.last = time.monotonic()
         now = time.monotonic()
-        if now - self._last_drop_warning > self._settings.metrics_export_interval:
+        if now - self._last_drop_warning > 60:
             self._last_drop_warning = now
             log.warning("record_queue_full_dropping_oldest", dropped_total=self.dropped)
 
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="recorder")
+        floor = []
+        for shipper in self.shippers:
+            cursor = await asyncio.to_thread(load_cursor, shipper.cursor_path)
+            if cursor is not None:
+                (shipper.position, shipper.consumed) = cursor
+                floor.append(shipper.position[0])
+        await asyncio.to_thread(self.log.load, floor)
+        start = self.log.start()
+        for shipper in self.shippers:
+            if shipper.position == ("", 0) or shipper.position < start:
+                shipper.position, shipper.consumed = start, 0
+            shipper.task = asyncio.create_task(shipper.run(), name=f"shipper {shipper.store.url}")
+        self._writer = asyncio.create_task(self._write_loop(), name="journal writer")
+        self.retention.start()
 
     async def close(self) -> None:
-        """Journal everything queued, then give the stores a last bounded chance."""
-        if self._task is not None:
-            self._task.cancel()
+        """Journal everything queued, give the stores a last bounded chance, then stop."""
+        await self.retention.close()
+        if self._writer is not None:
+            self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self._writer
         if self._journaling is not None and not self._journaling.done():
-            try:
+            with contextlib.suppress(Exception):
                 await self._journaling  # the batch the cancel interrupted
-            except Exception:
-                log.exception("journal_write_failed")
         await self._journal_queue()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._push_all(force=True), timeout=10)
+            await asyncio.wait_for(self._settle_all(), timeout=10)
+        for shipper in self.shippers:
+            if shipper.task is not None:
+                shipper.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await shipper.task
+            for task in shipper.abandoned:
+                task.cancel()
+        await asyncio.to_thread(self.log.close)
 
     async def flush(self) -> None:
-        """Journal the queue and write every journal to its store now."""
+        """Journal the queue and let every store take it now (one try each, no backoff).
+        Starts the recorder first if it was not."""
+        if self._writer is None:
+            await self.start()
         await self._journal_queue()
-        await self._push_all(force=True)
+        await self._settle_all()
+        if self.settings.capture_content:  # captured text is purged at the next flush
+            await run_pass([s.store for s in self.shippers], ["request_content"])
 
-    # --- the loop ----------------------------------------------------------------------------
-    async def _run(self) -> None:
-        last_push = time.monotonic()
+    async def _settle_all(self) -> None:
+        target = self.log.end()
+        await asyncio.gather(*(s.settle(target) for s in self.shippers if s.task is not None))
+
+    # --- the journal writer ------------------------------------------------------------------
+    async def _write_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), JOURNAL_TICK_S)
             self._wake.clear()
+            self._batch_ready = False
             try:
                 await self._journal_queue()
-                due = time.monotonic() - last_push >= self._settings.metrics_export_interval
-                if due or self._batch_ready:
-                    self._batch_ready = False
-                    last_push = time.monotonic()
-                    await self._push_all(force=False)
-            except Exception:  # the loop must survive anything a store or the disk does
-                log.exception("recorder_loop_error")
+            except Exception:  # the writer must survive anything the disk does
+                log.exception("journal_writer_error")
 
     async def _journal_queue(self) -> None:
         async with self._io:
             if not self._requests and not self._metrics and not self._contents:
                 return
-            batch = Batch(_drain(self._requests), _drain(self._metrics), _drain(self._contents))
+            batches = _frames(
+                _drain(self._requests),
+                _drain(self._metrics),
+                _drain(self._contents),
+                self.settings.batch_max_records,
+            )
             # Encoding is CPU work: done here, on the loop, in one go. Only the write and the
-            # fsync (which release the GIL) go to a thread, so the proxy's loop is not kept
-            # waiting on a CPU-bound thread for the GIL.
-            data = encode(batch)
-            # Shielded: close() cancels the loop, maybe in the middle of this write (an fsync
-            # on a busy disk takes a while); the batch must still be journaled and then pushed.
-            self._journaling = asyncio.ensure_future(self._append(batch, data))
+            # fsync (which release the GIL) go to a thread.
+            now_ms = int(time.time() * 1000)
+            frames = [frame(encode(b), len(b), now_ms) for b in batches]
+            # Shielded: close() cancels the writer, maybe in the middle of this write; the
+            # batch must still be journaled and then shipped.
+            self._journaling = asyncio.ensure_future(self._append(batches, frames, now_ms))
             await asyncio.shield(self._journaling)
 
-    async def _append(self, batch: Batch, data: bytes) -> None:
-        for lane in self._lanes:
-            path = lane.journal.new_segment()
-            await asyncio.to_thread(lane.journal.append, batch, path, data)
-            lane.pending[path] = batch
-
-    async def _push_all(self, *, force: bool) -> None:
-        await asyncio.gather(*(self._push(lane, force) for lane in self._lanes))
-
-    async def _push(self, lane: _Lane, force: bool) -> None:
-        if not force and time.monotonic() < lane.next_try:
-            return
-        async with lane.lock:
-            for segment in lane.journal.segments():
-                batch = lane.pending.get(segment) or lane.journal.read(segment)
-                try:
-                    await self._write(lane.store, batch)
-                except Exception as exc:
-                    lane.backoff()
-                    log.warning(
-                        "store_write_failed",
-                        store=lane.store.url,
-                        error=f"{type(exc).__name__}: {exc}",
-                        journal_segments=lane.journal.backlog(),
-                        retry_in_s=round(lane.next_try - time.monotonic(), 2),
-                    )
-                    return
-                if lane.failures:
-                    lane.replayed += len(batch)
-                lane.written += len(batch.requests)
-                lane.journal.remove([segment])
-                lane.pending.pop(segment, None)
-            if lane.failures:
-                log.info("store_recovered", store=lane.store.url, replayed=lane.replayed)
-            lane.failures = 0
-            await self._purge_content(lane)
-
-    async def _purge_content(self, lane: _Lane) -> None:
-        if not self._settings.capture_content:
-            return
-        cutoff = datetime.now(UTC) - timedelta(days=self._settings.capture_retention_days)
+    async def _append(self, batches: list[Batch], frames: list[bytes], now_ms: int) -> None:
+        counts = [len(b) for b in batches]
         try:
-            await lane.store.purge_content(cutoff)
-        except Exception as exc:  # retried at the next push
-            log.warning("content_purge_failed", store=lane.store.url, error=str(exc))
+            start = await asyncio.to_thread(self.log.append, frames, counts, now_ms)
+        except OSError as exc:
+            self._journal_failed(batches, exc)
+        else:
+            if self.journal_error:
+                log.warning("journal_writable_again", after=self.journal_error)
+                self.journal_error = ""
+            name, offset = start
+            for batch, chunk in zip(batches, frames, strict=True):
+                self.hot[(name, offset)] = (batch, (name, offset + len(chunk)), now_ms)
+                offset += len(chunk)
+            while len(self.hot) > HOT_FRAMES:
+                self.hot.popitem(last=False)
+        for shipper in self.shippers:
+            shipper.wake.set()
 
-    async def _write(self, store: Store, batch: Batch) -> None:
-        size = self._settings.batch_max_records
+    def _journal_failed(self, batches: list[Batch], exc: OSError) -> None:
+        """Straight to the stores, through a bounded overflow; what it drops is counted."""
+        if not self.journal_error:
+            log.error("journal_unwritable", error=str(exc), overflow_max=self._overflow_max())
+        self.journal_error = f"{type(exc).__name__}: {exc}"
+        everyone = {s.index for s in self.shippers}
+        for batch in batches:
+            self.overflow.append(_Overflow(batch, set(everyone)))
+        self.prune_overflow()
+
+    def _overflow_max(self) -> int:
+        return self.settings.queue_max_records
+
+    def prune_overflow(self) -> None:
+        """Forget delivered entries, then drop the oldest until the overflow fits its bound.
+
+        An entry a shipper is writing right now is kept (at most one per store beyond the
+        bound). Each drop is counted for every store that still needed it.
+        """
+        self.overflow = deque(e for e in self.overflow if e.stores)
+        size = sum(len(e.batch) for e in self.overflow)
+        busy = [s.pending.overflow for s in self.shippers if s.pending is not None]
+        kept: deque[_Overflow] = deque()
+        while self.overflow:
+            entry = self.overflow.popleft()
+            if size <= self._overflow_max() or any(entry is b for b in busy):
+                kept.append(entry)
+                continue
+            size -= len(entry.batch)
+            for shipper in self.shippers:
+                if shipper.index in entry.stores:
+                    shipper.dropped += len(entry.batch)
+            self.drops.overflow += len(entry.batch)
+            self.drops.episode += len(entry.batch)
+            self.drops.last = time.monotonic()
+        self.overflow = kept
+        if self.drops.episode and (not self.journal_error or not self.overflow):
+            log.error("journal_overflow_dropped", records=self.drops.episode)
+            self.drops.episode = 0
+
+    async def collect(self) -> None:
+        """Delete the segments every store has acknowledged."""
+        if self._collecting.locked():
+            return  # one pass at a time; the next ack collects what this one misses
+        async with self._collecting:
+            positions = [s.position for s in self.shippers]
+            await asyncio.to_thread(self.log.collect, positions)
+            for key in [k for k in self.hot if k < min(positions, default=("", 0))]:
+                del self.hot[key]
+
+    def quarantine_legacy(self, segment: Path, exc: BaseException) -> None:
+        target = self.log.quarantine_dir / f"{segment.parent.name}-{segment.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        segment.replace(target)
+        self.log.quarantined += 1
+        log.error("journal_segment_quarantined", segment=str(segment.name), reason=str(exc))
+
+    # --- writing one batch to one store (what a shipper calls) -------------------------------
+    async def write(self, store: Store, batch: Batch) -> None:
+        size = self.settings.batch_max_records
         for start in range(0, len(batch.requests), size):
             await store.write_requests(batch.requests[start : start + size])
         for start in range(0, len(batch.metrics), size):
@@ -212,26 +524,82 @@ class Recorder:
             await store.write_content(batch.contents[start : start + size])
 
     # --- reporting -----------------------------------------------------------------------
+    def degraded_reason(self) -> str:
+        if self.journal_error:
+            return f"journal unwritable: {self.journal_error}"
+        if self.drops.last and time.monotonic() - self.drops.last < DROP_DEGRADED_S:
+            return f"{self.dropped} records dropped"
+        return ""
+
     def health(self) -> list[dict[str, Any]]:
         report = []
-        for lane in self._lanes:
-            entry = dict(lane.store.health())
-            entry["journal_segments"] = lane.journal.backlog()
-            # The journal is also the write-ahead log, so segments exist in normal operation;
-            # only a backlog behind a failing store is a health fact.
-            entry["journal_records"] = entry["journal_segments"] if lane.failures else 0
-            entry["written"] = lane.written
-            entry["failures"] = lane.failures
+        reason = self.degraded_reason()
+        for shipper in self.shippers:
+            entry = dict(shipper.store.health())
+            records, size = shipper.backlog()
+            age = shipper.backlog_age_s()
+            state = shipper.state(age)
+            entry.update(
+                {
+                    "healthy": state != "down",
+                    "state": state,
+                    "error": shipper.last_error or (reason if state == "degraded" else None),
+                    "last_error": shipper.last_error or None,
+                    "backlog_records": records,
+                    "backlog_bytes": size,
+                    "backlog_age_s": round(age, 3),
+                    # the previous keys: a backlog behind a failing store is a health fact
+                    "journal_records": records if state != "ok" else 0,
+                    "journal_segments": self.log.segment_count(),
+                    "written": shipper.written,
+                    "failures": shipper.failures,
+                    "dropped": self.drops.queue_full + shipper.dropped,
+                    "quarantined": self.log.quarantined,
+                }
+            )
+            if shipper.last_success is not None:
+                entry["last_success"] = shipper.last_success
             report.append(entry)
         return report
 
     def stats(self) -> dict[str, int]:
         return {
-            "queued": len(self._requests) + len(self._metrics),
+            "queued": len(self._requests) + len(self._metrics) + len(self._contents),
             "submitted": self.submitted,
             "dropped": self.dropped,
-            "written": sum(lane.written for lane in self._lanes),
+            "written": sum(s.written for s in self.shippers),
         }
+
+
+def _frames(
+    requests: list[RequestRecord],
+    metrics: list[MetricPoint],
+    contents: list[ContentRecord],
+    size: int,
+) -> list[Batch]:
+    """The drained queue as batches of at most `size` records (one frame each).
+
+    >>> [len(b) for b in _frames([RequestRecord()] * 5, [], [], 2)]
+    [2, 2, 1]
+    """
+    batches = [Batch(requests[i : i + size], [], []) for i in range(0, len(requests), size)]
+    if batches and len(batches[-1]) + len(metrics) + len(contents) <= size:
+        batches[-1].metrics, batches[-1].contents = metrics, contents
+        return batches
+    batches += [Batch([], metrics[i : i + size], []) for i in range(0, len(metrics), size)]
+    batches += [Batch([], [], contents[i : i + size]) for i in range(0, len(contents), size)]
+    return batches
+
+
+def _extend(batch: Batch, part: Batch) -> None:
+    batch.requests.extend(part.requests)
+    batch.metrics.extend(part.metrics)
+    batch.contents.extend(part.contents)
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned write's error is already reported
 
 
 def _drain(queue: deque[Any]) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import inspect
 from typing import Any, cast
@@ -88,6 +89,12 @@ def health_status(
     for store in stores:
         if not store["healthy"]:
             reasons.append(f"store {store['url']} is down: {store.get('error') or 'no answer'}")
+        elif store.get("state") == "degraded":
+            reasons.append(
+                f"store {store['url']} is degraded: {store.get('error') or 'catching up'} "
+                f"({store.get('backlog_records', 0)} records behind, oldest "
+                f"{store.get('backlog_age_s', 0)} s)"
+            )
         elif store.get("journal_records"):
             reasons.append(f"store {store['url']} has {store['journal_records']} journaled")
     status = "unhealthy" if unhealthy else "degraded" if reasons else "healthy"
@@ -180,10 +187,30 @@ def apply_update(settings: Settings, update: schemas.ConfigUpdate) -> dict[str, 
     return applied
 
 
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def _retention_now(app: web.Application) -> None:
+    """A retention change applies at once: the recorder's pass, or (api mode) a pass here."""
+    recorder = app.get(appkeys.RECORDER)
+    loop = getattr(recorder, "retention", None)
+    if loop is not None:
+        loop.trigger()
+        return
+    from ollama_proxy.store.retention import run_pass
+
+    stores = cast(list[Any], app.get(appkeys.STORES) or [])
+    task = asyncio.create_task(run_pass(stores))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
 async def post_config(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
     update = validate_update(await _json_object(request))
     applied = apply_update(settings, update)
+    if "retention_days" in applied:
+        _retention_now(request.app)
     _state(request).cache.clear()
     body = dump(schemas.ConfigApplied, {**config_view(settings), "applied": applied})
     return json_response(body)

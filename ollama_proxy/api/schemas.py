@@ -200,6 +200,16 @@ class StoreHealth(BaseModel):
     kind: str
     healthy: bool
     error: str | None = None
+    # From the record pipeline (absent in `api` mode, which only pings the store):
+    state: Literal["ok", "degraded", "down"] | None = Field(
+        None, description="down: writes fail; degraded: behind or records at risk/dropped."
+    )
+    backlog_records: int | None = Field(None, description="Journaled, not yet in this store.")
+    backlog_bytes: int | None = Field(None, description="Journal bytes this store still needs.")
+    backlog_age_s: float | None = Field(
+        None, description="Age of the oldest record not yet in this store (0 when current)."
+    )
+    last_error: str | None = None
 
 
 class Health(BaseModel):

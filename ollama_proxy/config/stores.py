@@ -57,10 +57,20 @@ class StoreSettings(BaseModel):
         description="Bound of the in-process record queue; when full the oldest is dropped "
         "with a counted warning.",
     )
+    store_write_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        validation_alias=env("STORE_WRITE_TIMEOUT_S", "store_write_timeout_s"),
+        description="Seconds one batch write to a store may take before it is abandoned and "
+        "retried; also PostgreSQL's statement and command timeout, ClickHouse's HTTP timeout "
+        "and SQLite's busy timeout.",
+    )
     journal_dir: str = Field(
         "./ollama-proxy-journal",
         validation_alias=env("JOURNAL_DIR", "journal_dir"),
-        description="Directory of the append-only spill journal used while a store is down.",
+        description="Directory of the write-ahead journal: every record is fsynced here before "
+        "any store sees it, and stays until every store has it.",
     )
     retention_days: int = Field(
         30,

@@ -20,30 +20,45 @@ def open_store(url: str, settings: Settings | None = None) -> Store:
     """The backend for `url` (not connected yet: call `await store.open()`)."""
     settings = settings or Settings()
     scheme = urlsplit(url).scheme.split("+")[0]
-    if scheme == "sqlite":
-        from ollama_proxy.store.sql import SqlStore
-
-        return SqlStore(url, retention_days=settings.retention_days)
-    if scheme in ("postgresql", "postgres"):
-        from ollama_proxy.store.sql import SqlStore
-
-        return SqlStore(
-            url.replace("postgres://", "postgresql://", 1),
-            password=settings.postgres_password,
-            retention_days=settings.retention_days,
-        )
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        return _sql_store(url, settings)
     if scheme in ("clickhouse", "chdb"):
         from ollama_proxy.store.clickhouse import ClickHouseStore
 
-        return ClickHouseStore(
+        clickhouse = ClickHouseStore(
             url,
             user=settings.clickhouse_user,
             password=settings.clickhouse_password,
             retention_days=settings.retention_days,
             cluster=settings.clickhouse_cluster,
             content_retention_days=settings.capture_retention_days,
+            timeout_s=settings.store_write_timeout_s,
         )
+        clickhouse.live_retention = lambda: (
+            settings.retention_days,
+            settings.capture_retention_days,
+        )
+        return clickhouse
     raise ValueError(f"unknown store URL {url!r}")
+
+
+def _sql_store(url: str, settings: Settings) -> Store:
+    from ollama_proxy.store.retention import RetentionRule
+    from ollama_proxy.store.sql import SqlStore
+
+    store = SqlStore(
+        url.replace("postgres://", "postgresql://", 1),
+        password=settings.postgres_password if not url.startswith("sqlite") else "",
+        retention_days=settings.retention_days,
+        timeout_s=settings.store_write_timeout_s,
+    )
+    # The live settings: a retention change through POST /api/config applies at the next pass.
+    store.retention_rules = [
+        RetentionRule("request_logs", "timestamp", lambda: settings.retention_days),
+        RetentionRule("ollama_metrics", "timestamp", lambda: settings.retention_days),
+        RetentionRule("request_content", "timestamp", lambda: settings.capture_retention_days),
+    ]
+    return store
 
 
 async def open_stores(settings: Settings) -> list[Store]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -173,11 +173,15 @@ class _ChdbBackend(_Backend):
 class _HttpBackend(_Backend):
     """A ClickHouse server: aiochclient for statements, its HTTP interface for bound reads."""
 
-    def __init__(self, url: str, database: str, user: str, password: str) -> None:
+    def __init__(
+        self, url: str, database: str, user: str, password: str, timeout_s: float = 30.0
+    ) -> None:
         from aiochclient import ChClient
 
         self.url, self.database, self.user, self.password = url, database, user, password
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=5))
+        # total bounds a silent server too: a read that never gets a byte ends at timeout_s
+        timeout = aiohttp.ClientTimeout(total=timeout_s, connect=5, sock_read=timeout_s)
+        self.session = aiohttp.ClientSession(timeout=timeout)
         self.client = ChClient(
             self.session, url=url, user=user or None, password=password or None, database=database
         )
@@ -232,6 +236,7 @@ class ClickHouseStore:
         cluster: str = "",
         content_retention_days: int = 7,
         migrations_dir: Path | None = None,
+        timeout_s: float = 30.0,
     ) -> None:
         self.url = mask_password(url)
         self._migrations_dir = migrations_dir
@@ -239,6 +244,12 @@ class ClickHouseStore:
         self.state = StoreState()
         self._retention_days = retention_days
         self._content_days = content_retention_days
+        # The days the retention pass compares with what the TTLs say (open_store binds it to
+        # the live settings, so a POST /api/config change reaches the TTLs).
+        self.live_retention: Callable[[], tuple[int, int]] = lambda: (
+            self._retention_days,
+            self._content_days,
+        )
         self._cluster = cluster
         parts = urlsplit(url)
         if parts.scheme == "chdb":
@@ -254,6 +265,7 @@ class ClickHouseStore:
                 database,
                 unquote(parts.username or "") or user,
                 unquote(parts.password or "") or password,
+                timeout_s,
             )
 
     async def open(self) -> None:
@@ -321,6 +333,31 @@ class ClickHouseStore:
     async def write_content(self, items: Sequence[ContentRecord]) -> None:
         if items:
             await self._write("request_content", [orjson.dumps(item) for item in items])
+
+    async def apply_retention(self, tables: Sequence[str] | None = None) -> dict[str, int]:
+        """ClickHouse deletes old rows itself (TTL): when the retention days changed (POST
+        /api/config), the TTLs are modified to the new days; nothing is deleted here."""
+        logs_days, content_days = self.live_retention()
+        on_cluster = f" ON CLUSTER {self._cluster}" if self._cluster else ""
+        changes = []
+        if logs_days != self._retention_days and logs_days > 0:
+            changes += [
+                f"ALTER TABLE request_logs{on_cluster} MODIFY TTL toDateTime(timestamp) + "
+                f"INTERVAL {int(logs_days)} DAY",
+                f"ALTER TABLE ollama_metrics{on_cluster} MODIFY TTL toDateTime(timestamp) + "
+                f"INTERVAL {int(logs_days)} DAY",
+                f"ALTER TABLE request_rollup_1m{on_cluster} MODIFY TTL minute + "
+                f"INTERVAL {int(logs_days)} DAY",
+            ]
+        if content_days != self._content_days and content_days > 0:
+            changes.append(
+                f"ALTER TABLE request_content{on_cluster} MODIFY TTL toDateTime(timestamp) + "
+                f"INTERVAL {int(content_days)} DAY"
+            )
+        for statement in changes:
+            await self._backend.execute(statement)
+        self._retention_days, self._content_days = logs_days, content_days
+        return {}
 
     async def purge_content(self, older_than: datetime) -> None:
         """ClickHouse drops old content itself: the TTL is set once at open."""

@@ -41,6 +41,7 @@ MIGRATION_KIND = {"sqlite": "sqlite", "postgres": "postgres", "clickhouse": "cli
                   "chdb": "clickhouse"}  # fmt: skip
 # A fixed key for pg_advisory_lock: "ollama-local-serve migrations" folded into a bigint.
 PG_LOCK_KEY = 0x6F6C6C616D61_0001
+MIGRATION_STATEMENT_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,8 @@ async def migrate_postgres(
     conn: Any, migrations: list[Migration], statements: Statements, lock_timeout_s: float
 ) -> list[int]:
     """Apply what the database lacks, under a session advisory lock; each in a transaction."""
+    # A migration may rewrite a large table: the store's write timeouts do not apply to it.
+    await conn.execute("SET statement_timeout = 0")
     await conn.execute("SELECT pg_advisory_lock($1)", PG_LOCK_KEY, timeout=lock_timeout_s)
     try:
         await conn.execute(POSTGRES_TABLE)
@@ -199,7 +202,7 @@ async def migrate_postgres(
                 legacy = migration.version == BASELINE_VERSION and await _postgres_has_v1(conn)
                 if not legacy:
                     for statement in statements(migration):
-                        await conn.execute(statement)
+                        await conn.execute(statement, timeout=MIGRATION_STATEMENT_TIMEOUT_S)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                     migration.version,
@@ -209,6 +212,7 @@ async def migrate_postgres(
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", PG_LOCK_KEY)
+        await conn.execute("RESET statement_timeout")
 
 
 async def _postgres_has_v1(conn: Any) -> bool:

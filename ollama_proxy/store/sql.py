@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,9 @@ from ollama_proxy.records import (
     RequestRecord,
     request_values,
 )
-from ollama_proxy.store import migrations
+from ollama_proxy.store import migrations, retention
 from ollama_proxy.store.base import StoreState, mask_password
+from ollama_proxy.store.retention import RetentionRule
 from ollama_proxy.store.tables import ollama_metrics, request_content
 
 log = structlog.get_logger("ollama_proxy.store")
@@ -49,7 +50,10 @@ def engine_url(url: str, password: str = "") -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it safe
+    # FULL: a commit is on disk when it returns (the WAL is fsynced at each commit). The
+    # journal drops a segment once every store acknowledged it, so an acknowledged commit
+    # must survive a power loss; NORMAL only guarantees that at checkpoints.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
 
@@ -67,18 +71,36 @@ class SqlStore:
         password: str = "",
         retention_days: int = 30,
         migrations_dir: Path | None = None,
+        timeout_s: float = 30.0,
     ) -> None:
         self.kind = "sqlite" if url.startswith("sqlite") else "postgres"
         self.url = mask_password(url)
         self._retention_days = retention_days
+        self.content_retention_days = 7
+        # What the retention pass deletes here (others may append their tables' rules).
+        self.retention_rules: list[RetentionRule] = [
+            RetentionRule("request_logs", "timestamp", lambda: self._retention_days),
+            RetentionRule("ollama_metrics", "timestamp", lambda: self._retention_days),
+            RetentionRule("request_content", "timestamp", lambda: self.content_retention_days),
+        ]
+        self._hypertables: set[str] | None = None  # TimescaleDB: tables its policies trim
+        self._policy_days: dict[str, int] = {}
         self._migrations_dir = migrations_dir
         self._sqlite_path = url.split(":///", 1)[1] if self.kind == "sqlite" else ""
         self.schema_versions: list[int] = []  # versions applied by the last migration run
         self.state = StoreState()
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"pool_timeout": timeout_s}
         if self.kind == "postgres":
-            options = {"pool_size": 5, "max_overflow": 5, "pool_pre_ping": True}
-            options["connect_args"] = {"timeout": 5}
+            options.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
+            # A hung server or a silent network: asyncpg gives up on a command client-side
+            # (command_timeout), the server cancels a statement itself (statement_timeout).
+            options["connect_args"] = {
+                "timeout": 5,
+                "command_timeout": timeout_s,
+                "server_settings": {"statement_timeout": str(int(timeout_s * 1000))},
+            }
+        else:
+            options["connect_args"] = {"timeout": timeout_s}  # SQLite's busy timeout
         self.engine: AsyncEngine = create_async_engine(engine_url(url, password), **options)
         if self.kind == "sqlite":
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -184,6 +206,72 @@ class SqlStore:
         async with self.engine.begin() as conn:
             await conn.execute(request_content.delete().where(request_content.c.timestamp < stamp))
 
+    async def apply_retention(self, tables: Sequence[str] | None = None) -> dict[str, int]:
+        """Delete rows older than each rule's days, in bounded batches (store/retention.py).
+
+        TimescaleDB hypertables keep their retention policy instead (updated to the current
+        days here); the rows of every other table are deleted by this pass.
+        """
+        await self._ready()
+        hypertables = await self._timescale_hypertables()
+        deleted: dict[str, int] = {}
+        for rule in self.retention_rules:
+            days = int(rule.days())
+            if (tables is not None and rule.table not in tables) or days <= 0:
+                continue
+            if rule.table in hypertables:
+                await self._timescale_policy(rule.table, days)
+                continue
+            cutoff = datetime.now(UTC) - timedelta(days=days)
+            deleted[rule.table] = await self._delete_older(rule, cutoff)
+        return deleted
+
+    async def _delete_older(self, rule: RetentionRule, cutoff: datetime) -> int:
+        stamp: object = cutoff
+        key = "ctid"  # PostgreSQL's row address: the subquery's LIMIT bounds the batch
+        if self.kind == "sqlite":
+            key, stamp = "rowid", _sqlite_time(cutoff)
+        statement = sa.text(
+            f"DELETE FROM {rule.table} WHERE {key} IN (SELECT {key} FROM {rule.table} "
+            f"WHERE {rule.column} < :cutoff LIMIT {retention.BATCH_ROWS})"
+        )
+        total = 0
+        while True:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(statement, {"cutoff": stamp})
+            count = max(0, result.rowcount or 0)
+            total += count
+            if count < retention.BATCH_ROWS:
+                return total
+            await asyncio.sleep(retention.PAUSE_S)  # the shipper's inserts go in between
+
+    async def _timescale_hypertables(self) -> set[str]:
+        if self.kind != "postgres":
+            return set()
+        if self._hypertables is None:
+            try:
+                rows = await self.fetch(
+                    "SELECT hypertable_name AS name FROM timescaledb_information.hypertables"
+                )
+                self._hypertables = {str(r["name"]) for r in rows}
+            except Exception:  # plain PostgreSQL: no such view
+                self._hypertables = set()
+        return self._hypertables
+
+    async def _timescale_policy(self, table: str, days: int) -> None:
+        """Replace the table's retention policy when its days changed (or at first pass)."""
+        if self._policy_days.get(table) == days:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.text("SELECT remove_retention_policy(:t, if_exists => true)"), {"t": table}
+            )
+            await conn.execute(
+                sa.text("SELECT add_retention_policy(:t, make_interval(days => :d))"),
+                {"t": table, "d": days},
+            )
+        self._policy_days[table] = days
+
     async def write_metrics(self, points: Sequence[MetricPoint]) -> None:
         if points:
             await self._write(ollama_metrics, [_metric_row(p) for p in points])
@@ -229,6 +317,13 @@ _SQLITE_INSERT = (
     f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})"
 )
 _TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
+
+
+def _sqlite_time(stamp: datetime) -> str:
+    """SQLAlchemy's SQLite DateTime text form (UTC, naive), which sorts as time."""
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp.isoformat(" ", "microseconds")
 
 
 def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:

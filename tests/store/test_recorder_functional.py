@@ -78,7 +78,7 @@ async def test_postgres_outage_loses_nothing_and_duplicates_nothing(
         await forwarder.up()  # same port: the store comes back
         await recorder.flush()
         assert await count(store) == 1000
-        assert recorder.health()[0]["journal_segments"] == 0
+        assert recorder.health()[0]["backlog_records"] == 0
     finally:
         await recorder.close()
         await store.close()
@@ -93,7 +93,7 @@ async def test_a_crash_with_records_in_the_journal_replays_them_once(tmp_path: P
     for record in batch:
         first.submit(record)
     await first.flush()
-    # The process dies here: no close(), the journal is all that is left.
+    await die(first)  # no close(): the journal is all that is left
 
     store = open_store(url, settings)
     await store.open()
@@ -145,22 +145,22 @@ async def test_close_while_a_batch_is_being_journaled_loses_none_of_it(
     import threading
     import time
 
-    from ollama_proxy.store.journal import Journal
+    from ollama_proxy.store.segments import Position, SegmentLog
 
     settings = settings_for(tmp_path, metrics_export_interval=3600)
     store = open_store(f"sqlite:///{tmp_path}/j.db", settings)
     await store.open()
     recorder = Recorder([store], settings)
     writing = threading.Event()
-    append = Journal.append
+    append = SegmentLog.append
 
-    def slow_append(self: Journal, *args: object, **kwargs: object) -> Path:
+    def slow_append(self: SegmentLog, *args: object, **kwargs: object) -> Position:
         if not writing.is_set():  # only the first write is slow
             writing.set()
             time.sleep(0.5)
         return append(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Journal, "append", slow_append)  # type: ignore[attr-defined]
+    monkeypatch.setattr(SegmentLog, "append", slow_append)  # type: ignore[attr-defined]
     await recorder.start()
     for record in records(30):
         recorder.submit(record)
@@ -171,6 +171,16 @@ async def test_close_while_a_batch_is_being_journaled_loses_none_of_it(
     await recorder.close()
     assert await count(store) == 35
     await store.close()
+
+
+async def die(recorder: Recorder) -> None:
+    """What SIGKILL leaves: tasks gone mid-way, files as they are, nothing flushed."""
+    tasks = [recorder._writer, *(s.task for s in recorder.shippers)]
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+    recorder.log.seal()
 
 
 class _DownStore:
