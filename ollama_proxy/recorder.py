@@ -48,7 +48,7 @@ log = structlog.get_logger("ollama_proxy.store")
 
 JOURNAL_TICK_S = 0.25  # fsync at least this often: the bound on what a SIGKILL can lose
 BACKOFF_BASE_S = 0.5
-BACKOFF_MAX_S = 30.0
+BACKOFF_MAX_S = 10.0  # a down store costs one connection attempt per 10 s at most
 MAX_ABANDONED = 2  # hung writes still running before a shipper stops starting new ones
 LAG_DEGRADED_S = 10.0  # a store this far behind is reported degraded while it catches up
 DROP_DEGRADED_S = 300.0  # health stays degraded this long after records were dropped
@@ -79,6 +79,7 @@ class Drops:
     """Records lost on purpose, counted exactly, and when it last happened."""
 
     queue_full: int = 0  # the in-process queue was full (the journal writer fell behind)
+    queue_full_requests: int = 0  # of which request records
     overflow: int = 0  # the journal was unwritable and the overflow full (per store missed)
     last: float = 0.0
     episode: int = 0  # dropped since the last "dropping" log line
@@ -106,6 +107,7 @@ class Shipper:
         self.written = 0
         self.replayed = 0
         self.dropped = 0  # records this store will never get (the overflow was full)
+        self.dropped_requests = 0  # of which request records (the rest: metric points, text)
         self.abandoned: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self.kick = asyncio.Event()
@@ -328,6 +330,7 @@ class Recorder:
     def submit(self, record: RequestRecord) -> None:
         if len(self._requests) == self._requests.maxlen:
             self._dropped()
+            self.drops.queue_full_requests += 1
         self._requests.append(record)  # a full deque drops its oldest item
         self.submitted += 1
         if len(self._requests) >= self.settings.batch_max_records and not self._batch_ready:
@@ -488,6 +491,7 @@ class Recorder:
             for shipper in self.shippers:
                 if shipper.index in entry.stores:
                     shipper.dropped += len(entry.batch)
+                    shipper.dropped_requests += len(entry.batch.requests)
             self.drops.overflow += len(entry.batch)
             self.drops.episode += len(entry.batch)
             self.drops.last = time.monotonic()
@@ -554,6 +558,7 @@ class Recorder:
                     "written": shipper.written,
                     "failures": shipper.failures,
                     "dropped": self.drops.queue_full + shipper.dropped,
+                    "dropped_requests": self.drops.queue_full_requests + shipper.dropped_requests,
                     "quarantined": self.log.quarantined,
                 }
             )
