@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 
 from ollama_proxy import appkeys
-from ollama_proxy.api import admin, handlers
+from ollama_proxy.api import admin, handlers, overview
 from ollama_proxy.api.handlers import API_STATE, ApiState, json_response
 from ollama_proxy.api.middleware import api_middleware
 from ollama_proxy.api.openapi import openapi_document
@@ -36,6 +36,8 @@ def add_api_routes(app: web.Application) -> None:
         app.middlewares.append(api_middleware)
     app[API_STATE] = ApiState()
     router = app.router
+    router.add_get("/api/stats", overview.stats_root)
+    router.add_get("/api/stats/", overview.stats_root)
     router.add_get("/api/stats/current", handlers.current)
     router.add_get("/api/stats/history", handlers.history)
     router.add_get("/api/stats/logs", handlers.logs)
@@ -53,6 +55,8 @@ def add_api_routes(app: web.Application) -> None:
 
 
 GET_STATS_PATHS = (
+    "/api/stats",
+    "/api/stats/",
     "/api/stats/current",
     "/api/stats/history",
     "/api/stats/logs",

@@ -90,6 +90,11 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_response(500, "internal error; see the proxy log", None)
 
 
+def _is_catch_all(request: web.Request) -> bool:
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical == "/{tail}"
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     bad_target = target_error(request.raw_path)
@@ -99,6 +104,10 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     path = request.path
     if not is_own_route(path):
         return await handler(request)
+    if _is_catch_all(request):
+        # An own path with no handler (/api/health/x, /api/models.json): ours to answer, not
+        # Ollama's, so it is not forwarded.
+        return error_response(404, f"no such endpoint: {path[:100]}; see /api/stats/", None)
     settings = request.app[appkeys.SETTINGS]
     cors = cors_headers(request, settings.cors_origins)
     if request.method == "OPTIONS" and not path.startswith("/dashboard"):

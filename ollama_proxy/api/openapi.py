@@ -16,6 +16,7 @@ from ollama_proxy.stats import query as q
 REF = "#/components/schemas/{model}"
 COMPONENT_MODELS: tuple[type[BaseModel], ...] = (
     schemas.ErrorBody,
+    schemas.StatsOverview,
     schemas.CurrentStats,
     schemas.HistoryPoint,
     schemas.LogEntry,
@@ -93,7 +94,14 @@ def stats_get(
 
 
 def _paths() -> dict[str, Any]:
+    overview = stats_get(
+        "Totals, last hour, loaded models, health and the path of every endpoint",
+        (),
+        ref(schemas.StatsOverview),
+    )
     paths: dict[str, Any] = {
+        "/api/stats": overview,
+        "/api/stats/": overview,
         "/api/stats/current": stats_get(
             "Stats cards: totals, last hour", q.CURRENT_PARAMS, ref(schemas.CurrentStats)
         ),

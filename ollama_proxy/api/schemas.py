@@ -59,6 +59,49 @@ class CurrentStats(BaseModel):
     generated_at: str
 
 
+class OverviewHealth(BaseModel):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    reasons: list[str]
+
+
+class OverviewTotals(BaseModel):
+    requests: int
+    errors: int
+    tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    last_request_at: str | None
+
+
+class OverviewLastHour(BaseModel):
+    requests: int
+    errors: int
+    error_rate: float
+    tokens: int
+    tokens_per_sec: float | None
+    latency_ms: Percentiles
+    ttft_ms: Percentiles
+
+
+class StatsOverview(BaseModel):
+    """GET /api/stats: totals, last hour, loaded models, health and every endpoint's path.
+
+    `totals` and `last_hour` are null when the store cannot answer; `error` then says why.
+    """
+
+    instance: str
+    version: str
+    mode: Literal["proxy", "api"]
+    health: OverviewHealth
+    totals: OverviewTotals | None
+    last_hour: OverviewLastHour | None
+    in_flight: int
+    loaded_models: list[LoadedModel]
+    pipeline: dict[str, int] | None
+    error: str | None
+    endpoints: list[str]
+
+
 class HistoryPoint(BaseModel):
     timestamp: str
     instance: str | None

@@ -53,7 +53,10 @@ class UpstreamProbe:
     async def health(self, app: web.Application) -> dict[str, Any] | None:
         method = _system_call(app, "upstream_health")
         if method is not None:
-            return dict(await _maybe_await(method()))
+            known = dict(await _maybe_await(method()))
+            if known.get("reachable") is not None:
+                return known
+            # The monitor has not probed yet (just started): ask now rather than say "unknown".
         session = app.get(appkeys.UPSTREAM_SESSION)
         if session is None:
             return None  # api mode: no upstream

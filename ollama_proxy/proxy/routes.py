@@ -13,7 +13,7 @@ __all__ = ["OWN_ROUTE_PREFIXES", "Route", "classify", "is_own_route"]
 # Paths the proxy answers itself. None of them is an Ollama route (ollama-api.md §1);
 # tests/test_routes.py checks that.
 OWN_ROUTE_PREFIXES: tuple[str, ...] = (
-    "/api/stats/",
+    "/api/stats",
     "/api/models",
     "/api/health",
     "/api/config",
