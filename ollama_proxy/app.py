@@ -17,6 +17,7 @@ from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.api.system_routes import add_system_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.dashboard import add_dashboard_routes
+from ollama_proxy.live.accounting import Accounting
 from ollama_proxy.live.feed import LiveFeed, add_live_routes
 from ollama_proxy.live.snapshot import LoadedModel, parse_expiry
 from ollama_proxy.live.tracker import LiveTracker
@@ -25,6 +26,7 @@ from ollama_proxy.proxy.access import Access, RateLimiter, parse_keys
 from ollama_proxy.proxy.forwarded import parse_networks
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
+from ollama_proxy.quota import QUOTAS, QuotaBook, parse_quotas, restore_from
 
 log = structlog.get_logger("ollama_proxy.app")
 
@@ -172,6 +174,21 @@ def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) ->
     return LiveFeed(tracker, settings.live_parallel_slots, settings.live_interval_ms / 1000, loaded)
 
 
+def _quota_ctx(book: QuotaBook) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Today's usage per quota label, from the store: a restart forgets nothing recorded."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        stores = app.get(appkeys.STORES) or []
+        if stores:
+            try:
+                await restore_from(book, stores[0])
+            except Exception:  # the proxy still serves; quotas count from zero
+                log.exception("quota_restore_failed")
+        yield
+
+    return ctx
+
+
 def build_access(settings: Settings) -> Access:
     limiter = (
         RateLimiter(
@@ -237,6 +254,12 @@ def create_app(
 
     handler = ProxyHandler(settings, None, submit, observer, inflight, build_access(settings), live)
     app[PROXY_HANDLER] = handler
+    if settings.proxy_quotas:
+        book = QuotaBook(parse_quotas(settings.proxy_quotas))
+        app[QUOTAS] = book
+        handler.accounting = Accounting(book)
+        if submit is None and with_stores and settings.enable_instrumentation:
+            app.cleanup_ctx.append(_quota_ctx(book))  # after the recorder opened the stores
     app.cleanup_ctx.insert(0, _session_ctx(settings))
     if settings.spawn_ollama:
         app.cleanup_ctx.insert(0, _service_ctx(settings))  # Ollama up before anything uses it

@@ -22,6 +22,7 @@ from ollama_proxy.api import schemas
 from ollama_proxy.api.cache import QueryCache, cache_key
 from ollama_proxy.api.errors import ApiError
 from ollama_proxy.api.upstream import UpstreamProbe
+from ollama_proxy.quota import QUOTAS
 from ollama_proxy.stats import query as q
 from ollama_proxy.stats.service import StatsService
 from ollama_proxy.stats.shape import CSV_COLUMNS, csv_row
@@ -196,7 +197,12 @@ async def clients(request: web.Request) -> web.Response:
     service = _state(request).service(request.app)
 
     async def compute() -> bytes:
-        return dump(schemas.CLIENTS, await service.clients(query))
+        rows = await service.clients(query)
+        quotas = request.app.get(QUOTAS)
+        if quotas is not None:
+            for row in rows:
+                row["quota"] = quotas.usage(row["client"])
+        return dump(schemas.CLIENTS, rows)
 
     return await cached(request, compute)
 

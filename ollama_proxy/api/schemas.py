@@ -197,6 +197,15 @@ class ModelStats(BaseModel):
     j_per_1k_tokens: float | None = None  # joules per 1,000 output tokens
 
 
+class QuotaUsage(BaseModel):
+    gpu_s_used: float
+    gpu_s_limit: float | None
+    tokens_used: int
+    tokens_limit: int | None
+    exceeded: bool
+    resets_at: str
+
+
 class ClientStats(BaseModel):
     client: str
     instance: str | None
@@ -214,6 +223,7 @@ class ClientStats(BaseModel):
     load_charged_s: float = 0.0  # model loads this group caused
     gpu_share: float | None = None  # of all groups' GPU + load time in the answer
     energy_j: float | None = None  # null: no power reading
+    quota: QuotaUsage | None = None  # PROXY_QUOTAS: today's usage against the label's limits
 
 
 class InstanceStats(BaseModel):

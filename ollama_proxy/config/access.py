@@ -67,7 +67,17 @@ class AccessSettings(BaseModel):
         "generated at first start and kept in JOURNAL_DIR/client-ip-salt).",
     )
 
-    @field_validator("proxy_api_keys", "trusted_proxies", mode="before")
+    proxy_quotas: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=env("PROXY_QUOTAS", "proxy_quotas"),
+        description="Comma-separated daily quotas per PROXY_API_KEYS label: "
+        "`label:gpu_s=N`, `label:tokens=N` or `label:gpu_s=N:tokens=N` (GPU-seconds are "
+        "prompt evaluation + generation + loads caused; tokens are prompt + output). Over "
+        "quota an inference request gets 429 with Retry-After until midnight UTC. Usage is "
+        "rebuilt from the store at start.",
+    )
+
+    @field_validator("proxy_api_keys", "trusted_proxies", "proxy_quotas", mode="before")
     @classmethod
     def _split_api_keys(cls, value: Any) -> Any:
         return split_commas(value)
@@ -78,6 +88,22 @@ class AccessSettings(BaseModel):
         for entry in entries:
             if entry.endswith(":"):
                 raise ValueError(f"entry {entry!r} has an empty key; expected label:key")
+        return entries
+
+    @field_validator("proxy_quotas")
+    @classmethod
+    def _check_quotas(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            label, *parts = entry.split(":")
+            names = [part.partition("=")[0] for part in parts]
+            if not label or not parts or any(n not in ("gpu_s", "tokens") for n in names):
+                raise ValueError(f"quota {entry!r}: expected label:gpu_s=N and/or :tokens=N")
+            for part in parts:
+                try:
+                    if float(part.partition("=")[2]) < 0:
+                        raise ValueError
+                except ValueError:
+                    raise ValueError(f"quota {entry!r}: {part!r} is not a number >= 0") from None
         return entries
 
     @field_validator("trusted_proxies")

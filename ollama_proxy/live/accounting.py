@@ -7,6 +7,7 @@ submitted, so the stores and the stats see the filled fields.
 from __future__ import annotations
 
 from ollama_proxy.live.gputime import LoadCharger, gpu_ms
+from ollama_proxy.quota import QuotaBook
 from ollama_proxy.records import RequestRecord
 
 
@@ -19,11 +20,14 @@ class Accounting:
     (40.0, None)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, quotas: QuotaBook | None = None) -> None:
         self.loads = LoadCharger()
+        self.quotas = quotas
 
     def settle(self, record: RequestRecord) -> None:
         if not record.inference:
             return
         record.gpu_ms = gpu_ms(record)
         record.load_charged_ms = self.loads.charge(record)
+        if self.quotas is not None:
+            self.quotas.add(record)

@@ -124,6 +124,9 @@ class ProxyHandler:
                     return self._refuse(request, checked)
                 client = checked.client
                 request[CLIENT_ADDRESS] = checked.address
+                quotas = self.accounting.quotas
+                if quotas is not None and (over := quotas.check(client, classify(request.path))):
+                    return self._refuse(request, over)
             if not self._metering:
                 return await self._forward(request, None, None)
             return await self._metered(request, client)

@@ -7,11 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["rates", "snapshot", "gputime", "accounting", "feed"]
+MODULES = ["rates", "snapshot", "gputime", "accounting", "feed", "quota"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(f"ollama_proxy.live.{name}")
+    module = importlib.import_module(
+        "ollama_proxy.quota" if name == "quota" else f"ollama_proxy.live.{name}"
+    )
     failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert attempted > 0 and failed == 0

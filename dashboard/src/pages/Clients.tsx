@@ -7,6 +7,14 @@ import { MUTED, PANEL } from "../components/ui";
 import { compact, duration, percent, timestamp } from "../utils/formatters";
 import type { ClientRow } from "./types";
 
+function quotaText(quota: ClientRow["quota"]): string {
+  if (!quota) return "—";
+  const parts = [];
+  if (quota.gpu_s_limit !== null) parts.push(`${compact(quota.gpu_s_used)} / ${compact(quota.gpu_s_limit)} GPU s`);
+  if (quota.tokens_limit !== null) parts.push(`${compact(quota.tokens_used)} / ${compact(quota.tokens_limit)} tokens`);
+  return parts.join(", ");
+}
+
 export default function Clients() {
   const { range } = useSettings();
   const clients = useFetchStats<ClientRow[]>("/api/stats/clients", { time_range: range });
@@ -22,7 +30,7 @@ export default function Clients() {
       </div>
       <div className={`${PANEL} overflow-x-auto p-0`}>
         <table className="w-full text-left text-sm" data-testid="client-table">
-          <TableHead columns={["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "GPU time", "GPU share", "models", "last seen"]} />
+          <TableHead columns={["client", "requests", "errors", "avg latency", "p95 latency", "tokens", "GPU time", "GPU share", "quota today", "models", "last seen"]} />
           <tbody>
             {clients.data.map((c) => (
               <tr key={c.client} className="border-t border-slate-100 dark:border-slate-800">
@@ -36,6 +44,9 @@ export default function Clients() {
                   {duration((c.gpu_s + c.load_charged_s) * 1000)}
                 </td>
                 <td className="px-3 py-1.5 tabular-nums" data-col="gpu-share">{percent(c.gpu_share)}</td>
+                <td className={`px-3 py-1.5 tabular-nums ${c.quota?.exceeded ? "text-red-600" : ""}`} data-col="quota">
+                  {quotaText(c.quota)}
+                </td>
                 <td className="px-3 py-1.5">{c.models.join(", ")}</td>
                 <td className="whitespace-nowrap px-3 py-1.5">{timestamp(c.last_seen)}</td>
               </tr>

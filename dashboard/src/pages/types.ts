@@ -43,6 +43,14 @@ export interface ClientRow {
   load_charged_s: number;
   gpu_share: number | null;
   energy_j: number | null;
+  quota?: {
+    gpu_s_used: number;
+    gpu_s_limit: number | null;
+    tokens_used: number;
+    tokens_limit: number | null;
+    exceeded: boolean;
+    resets_at: string;
+  } | null;
 }
 
 export interface LogRow {
