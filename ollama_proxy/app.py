@@ -77,6 +77,9 @@ def _recorder_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterat
         recorder = Recorder(stores, settings)
         app[appkeys.STORES] = stores
         app[appkeys.RECORDER] = recorder
+        telemetry = app.get(appkeys.TELEMETRY)
+        if telemetry is not None:
+            recorder.register_gauges(telemetry)
         await recorder.start()
         app[PROXY_HANDLER].submit = recorder.submit
         app[PROXY_HANDLER].submit_content = recorder.submit_content

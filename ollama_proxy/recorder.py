@@ -25,6 +25,7 @@ import hashlib
 import random
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ BACKOFF_MAX_S = 10.0  # a down store costs one connection attempt per 10 s at mo
 MAX_ABANDONED = 2  # hung writes still running before a shipper stops starting new ones
 LAG_DEGRADED_S = 10.0  # a store this far behind is reported degraded while it catches up
 DROP_DEGRADED_S = 300.0  # health stays degraded this long after records were dropped
+_STATE_VALUE = {"ok": 0, "degraded": 1, "down": 2}
 HOT_FRAMES = 64  # frames just journaled, kept so a current shipper need not re-read them
 
 
@@ -566,6 +568,50 @@ class Recorder:
                 entry["last_success"] = shipper.last_success
             report.append(entry)
         return report
+
+    def register_gauges(self, telemetry: Any) -> None:
+        """The health of each store as metrics (Prometheus /metrics, OTLP, JSON snapshot)."""
+        from ollama_proxy.telemetry import names as n
+
+        def per_store(key: str, scale: float = 1.0) -> Callable[[], list[Any]]:
+            def read() -> list[Any]:
+                return [
+                    (float(_STATE_VALUE.get(h[key], h[key]) if key == "state" else h[key]) * scale,
+                     {"store": h["url"], "store.kind": h["kind"]})
+                    for h in self.health()
+                ]  # fmt: skip
+
+            return read
+
+        telemetry.register_gauge(
+            n.STORE_STATE, "1", "Store state: 0 ok, 1 degraded, 2 down", per_store("state")
+        )
+        telemetry.register_gauge(
+            n.STORE_BACKLOG_RECORDS,
+            "{record}",
+            "Records journaled and not yet in the store",
+            per_store("backlog_records"),
+        )
+        telemetry.register_gauge(
+            n.STORE_BACKLOG_BYTES, "By", "Journal bytes the store still needs",
+            per_store("backlog_bytes"),
+        )  # fmt: skip
+        telemetry.register_gauge(
+            n.STORE_BACKLOG_AGE,
+            "s",
+            "Age of the oldest record not yet in the store",
+            per_store("backlog_age_s"),
+        )
+        telemetry.register_counter(
+            n.RECORDS_DROPPED, "{record}", "Records a store will never get (queue or overflow "
+            "full)", per_store("dropped"),
+        )  # fmt: skip
+        telemetry.register_counter(
+            n.JOURNAL_QUARANTINED,
+            "{segment}",
+            "Journal segments moved to quarantine/ (undecodable)",
+            lambda: float(self.log.quarantined),
+        )
 
     def stats(self) -> dict[str, int]:
         return {

@@ -183,6 +183,14 @@ SYSTEM_UPTIME = "ollama.proxy.uptime"
 SYSTEM_LOADED_MODELS = "ollama.models.loaded"
 SYSTEM_VRAM = "ollama.gpu.memory.used"
 
+# --- the record pipeline: one series per store (attributes: store URL, kind) ----------------
+STORE_STATE = "ollama.proxy.store.state"  # 0 ok, 1 degraded, 2 down
+STORE_BACKLOG_RECORDS = "ollama.proxy.store.backlog.records"
+STORE_BACKLOG_BYTES = "ollama.proxy.store.backlog.size"
+STORE_BACKLOG_AGE = "ollama.proxy.store.backlog.age"
+RECORDS_DROPPED = "ollama.proxy.records.dropped"  # per store: records it will never get
+JOURNAL_QUARANTINED = "ollama.proxy.journal.quarantined"  # segments moved to quarantine/
+
 # --- access refusals (401/403/429), counted instead of recorded one by one -------------------
 PROXY_REFUSED = "ollama.proxy.refused"
 OLLAMA_REFUSAL_REASON = "ollama.refusal.reason"  # unauthorized, forbidden, rate_limited

@@ -5,7 +5,6 @@ a change of the days takes effect at once."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -140,10 +139,5 @@ async def test_inserts_stay_fast_during_a_pass(tmp_path: Path) -> None:
     assert report[store.url]["request_logs"] == len(old)
     assert await count(store) == 120 * 100
     p99 = [statistics.quantiles(x, n=100)[98] * 1000 for x in (quiet, busy)]
-    target = os.environ.get("FAULTS_REPORT")
-    if target:
-        with open(target, "a") as handle:
-            note = {"retention_p99_ms": {"without": p99[0], "during": p99[1], "rows": len(old)}}
-            handle.write(json.dumps(note) + "\n")
     print(f"insert p99 without a pass {p99[0]:.1f} ms, during one {p99[1]:.1f} ms")
     await store.close()  # type: ignore[attr-defined]

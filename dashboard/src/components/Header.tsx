@@ -7,7 +7,28 @@ export interface Health {
   reasons: string[];
   version: string;
   upstream: { version: string | null; reachable: boolean } | null;
-  stores: { healthy: boolean; url: string }[];
+  stores: StoreHealth[];
+}
+
+export interface StoreHealth {
+  healthy: boolean;
+  url: string;
+  kind?: string;
+  state?: "ok" | "degraded" | "down" | null;
+  backlog_records?: number | null;
+  backlog_age_s?: number | null;
+  error?: string | null;
+}
+
+/** Stores that are not current: "postgres down: 1200 records behind (35 s)". */
+export function storeAlerts(stores: StoreHealth[] | undefined): string[] {
+  return (stores ?? [])
+    .filter((s) => (s.state ?? (s.healthy ? "ok" : "down")) !== "ok")
+    .map((s) => {
+      const state = s.state ?? "down";
+      const behind = s.backlog_records ? `: ${s.backlog_records} records behind (${Math.round(s.backlog_age_s ?? 0)} s)` : "";
+      return `${s.kind || s.url} ${state}${behind}`;
+    });
 }
 
 const DOT: Record<string, string> = {
@@ -35,6 +56,11 @@ export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => vo
         <span className="text-sm text-slate-500" data-testid="upstream-version">
           Ollama {health.data?.upstream?.version ?? "—"}
         </span>
+        {storeAlerts(health.data?.stores).map((alert) => (
+          <span key={alert} className="rounded bg-amber-100 px-2 py-0.5 text-xs text-amber-900 dark:bg-amber-900/40 dark:text-amber-200" data-testid="store-alert" title={reasons}>
+            store {alert}
+          </span>
+        ))}
         <div className="ml-auto flex flex-wrap items-center gap-2">
           <select aria-label="time range" className={INPUT} value={range} onChange={(e) => setRange(e.target.value as TimeRange)}>
             {TIME_RANGES.map((r) => (
