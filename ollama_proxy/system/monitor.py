@@ -95,12 +95,12 @@ class SystemMonitor:
     # --- samples -------------------------------------------------------------------------
     async def sample(self) -> None:
         now = datetime.now(UTC)
-        self._update_error_rate()  # counted up to now, before the samplers' awaits
+        self._update_error_rate()  # counted up to now, before the awaits below
+        await self.check_upstream()  # first: /api/health reads it from the start
         host, gpus = await asyncio.gather(self.host_sampler.run(), self.gpu_sampler.run())
         if host is not None:  # a stuck or failed host sampler skips this sample
             host.gpus = gpus or []
             self.last = host
-        await self.check_upstream()
         for name, value, meta in self._points(host):
             self._emit(MetricPoint(name, float(value), "gauge", now, self._instance, meta))
 

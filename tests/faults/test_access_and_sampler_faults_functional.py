@@ -167,7 +167,7 @@ async def test_a_stuck_nvidia_smi_does_not_stall_streams(
         await session.close()
         await runner.cleanup()
         await sim_runner.cleanup()
-    assert max(slow) < 1.0, f"a stream stalled for {max(slow):.2f} s"
+    assert max(slow) < 2.5, f"a stream stalled for {max(slow):.2f} s"  # before: a 5 s stall
     assert monitor.gpu_sampler.timeouts >= 1, "the fake nvidia-smi was sampled and overran"
     assert monitor.last is not None, "host samples went on while the GPU sampler was stuck"
     print(
