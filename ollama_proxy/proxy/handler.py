@@ -124,9 +124,6 @@ class ProxyHandler:
                     return self._refuse(request, checked)
                 client = checked.client
                 request[CLIENT_ADDRESS] = checked.address
-                quotas = self.accounting.quotas
-                if quotas is not None and (over := quotas.check(client, classify(request.path))):
-                    return self._refuse(request, over)
             if not self._metering:
                 return await self._forward(request, None, None)
             return await self._metered(request, client)
@@ -134,8 +131,14 @@ class ProxyHandler:
             self.inflight.leave()
 
     def _check(self, request: web.Request) -> Admitted | Refusal:
+        """Key, scope, rate limit and quota: all before `100 Continue`, so a refused upload
+        never starts."""
         route = classify(request.path)
-        return self._access.check(request.headers, request.remote or "", monotonic(), route)
+        checked = self._access.check(request.headers, request.remote or "", monotonic(), route)
+        quotas = self.accounting.quotas
+        if isinstance(checked, Admitted) and quotas is not None:
+            return quotas.check(checked.client, route) or checked
+        return checked
 
     async def expect(self, request: web.Request) -> web.StreamResponse | None:
         """`Expect: 100-continue`: the key check first, so a refused client uploads nothing."""

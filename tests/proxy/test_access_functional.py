@@ -229,3 +229,27 @@ async def test_refusals_are_counted_per_reason_and_client_in_metrics() -> None:
         'ollama_refusal_reason="unauthorized"} 3.0',
         'ollama_proxy_refused_total{ollama_client="app",ollama_refusal_reason="forbidden"} 1.0',
     }
+
+
+async def test_a_key_over_its_quota_is_refused_before_100_continue() -> None:
+    from ollama_proxy.records import RequestRecord
+
+    records = RecordSink()
+    settings = proxy_settings(
+        "http://127.0.0.1:9", proxy_api_keys=["alice:k-a"], proxy_quotas=["alice:tokens=10"]
+    )
+    app = create_app(settings, submit=records.append)
+    quotas = app[PROXY_HANDLER].accounting.quotas
+    assert quotas is not None
+    used = RequestRecord(client="alice", inference=True, prompt_tokens=5, completion_tokens=6)
+    quotas.add(used)
+    runner, url = await start_app(app)
+    upload = (
+        "POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k-a\r\n"
+        "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
+    )
+    try:
+        status = await _first_status_line(URL(url).port or 0, upload)
+    finally:
+        await runner.cleanup()
+    assert status.startswith(b"HTTP/1.1 429"), status
