@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 
 from ollama_proxy import __version__
+from ollama_proxy.addresses import is_loopback
 from ollama_proxy.config import Settings, format_validation_error, loop_error
 from ollama_proxy.logs import configure_logging
 from ollama_proxy.runtime import install_fast_loop, settle_gc
@@ -85,6 +87,24 @@ def _load_settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def exposure_warning(settings: Settings) -> str | None:
+    """The one start-up warning of a proxy other machines reach with no ADMIN_TOKEN, or None."""
+    host = settings.listen_host
+    if settings.admin_token or host == "localhost" or is_loopback(host):
+        return None
+    return (
+        f"listening on {settings.listen} with no ADMIN_TOKEN: anyone who reaches this port can "
+        "read the stats (client addresses, user agents); settings can be changed only from "
+        "this machine. Set ADMIN_TOKEN to require a token."
+    )
+
+
+def _warn_if_exposed(settings: Settings) -> None:
+    warning = exposure_warning(settings)
+    if warning:
+        structlog.get_logger("ollama_proxy.cli").warning("no_admin_token", message=warning)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -94,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     problem = loop_error(settings)
     if problem:
         raise SystemExit(f"refusing to start: {problem}")
+    _warn_if_exposed(settings)
     loop_kind = install_fast_loop(settings.use_uvloop)
     app = create_app(settings)
     print(
@@ -119,6 +140,7 @@ def cmd_api(args: argparse.Namespace) -> None:
     from ollama_proxy.api import create_api_app
 
     settings = _load_settings(args)
+    _warn_if_exposed(settings)
     install_fast_loop(settings.use_uvloop)
     print(f"ollama-proxy api: stats API and dashboard on http://{settings.listen}", file=sys.stderr)
     web.run_app(

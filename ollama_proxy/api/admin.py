@@ -207,7 +207,10 @@ def _retention_now(app: web.Application) -> None:
 
 async def post_config(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
-    update = validate_update(await _json_object(request))
+    data = await _json_object(request)
+    if not data:
+        raise ApiError(400, f"nothing to change; send one or more of: {', '.join(MUTABLE)}", "body")
+    update = validate_update(data)
     applied = apply_update(settings, update)
     if "retention_days" in applied:
         _retention_now(request.app)

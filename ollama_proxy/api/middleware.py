@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from ollama_proxy import appkeys
+from ollama_proxy.addresses import is_loopback
 from ollama_proxy.api.errors import (
     ApiError,
     error_response,
@@ -44,6 +45,15 @@ CORS_HEADERS = "Authorization, Content-Type, Cache-Control"
 
 def needs_token(path: str) -> bool:
     return not path.startswith(OPEN_PREFIXES)
+
+
+# Safe by default: with no ADMIN_TOKEN, what changes the server (POST /api/config: log level,
+# retention, i.e. a remote delete) answers only clients on this machine.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def mutates(request: web.Request) -> bool:
+    return request.method not in READ_METHODS and needs_token(request.path)
 
 
 def token_ok(request: web.Request, expected: str) -> bool:
@@ -118,6 +128,13 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             "admin token required",
             "authorization",
             {"WWW-Authenticate": 'Bearer realm="ollama-proxy"'},
+        )
+    elif not settings.admin_token and mutates(request) and not is_loopback(request.remote):
+        response = error_response(
+            403,
+            "without ADMIN_TOKEN only clients on this machine may change settings; set "
+            "ADMIN_TOKEN and send it as a Bearer token",
+            "authorization",
         )
     else:
         response = await _guarded(request, handler)

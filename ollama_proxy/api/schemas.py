@@ -284,7 +284,8 @@ class ConfigView(BaseModel):
 class ConfigUpdate(BaseModel):
     """Body of POST /api/config: only the settings that are safe to change at run time."""
 
-    model_config = ConfigDict(extra="forbid")
+    # An empty body changes nothing: a 400 that says so, not a 200 (minProperties states it).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     api_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
     metrics_export_interval: float | None = Field(None, gt=0, le=3600)

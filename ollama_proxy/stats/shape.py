@@ -88,9 +88,27 @@ def csv_row(entry: dict[str, Any]) -> list[str]:
             cells.append("")
         elif isinstance(value, bool):
             cells.append("true" if value else "false")
+        elif isinstance(value, str):
+            cells.append(spreadsheet_safe(value))
         else:
             cells.append(str(value))
     return cells
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs as a formula (CSV injection).
+
+    Client-controlled values (client name, user agent, endpoint, error text) reach the CSV;
+    OWASP's advice is a leading `'` before any cell that starts like a formula. Numbers are
+    not text cells, so a negative number keeps its sign.
+
+    >>> spreadsheet_safe("@SUM(1+1)"), spreadsheet_safe("curl/8.5")
+    ("'@SUM(1+1)", 'curl/8.5')
+    """
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def current(
