@@ -138,6 +138,46 @@ def _system_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator
     return ctx
 
 
+def _fleet_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Keeps every node's state fresh while the proxy runs (more than one upstream)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.fleet.poller import Poller
+
+        poller = Poller(
+            app[appkeys.FLEET],
+            lambda: app[appkeys.UPSTREAM_SESSION],
+            ps_interval_s=settings.fleet_ps_interval_s,
+            tags_interval_s=settings.fleet_tags_interval_s,
+            probe_timeout_s=min(settings.connect_timeout_s, settings.fleet_ps_interval_s),
+        )
+        await poller.start()
+        yield
+        await poller.stop()
+
+    return ctx
+
+
+def _add_fleet(app: web.Application, settings: Settings, handler: ProxyHandler) -> None:
+    from ollama_proxy.fleet.nodes import Fleet
+    from ollama_proxy.fleet.spec import parse_node_numbers, parse_rules
+    from ollama_proxy.proxy.fleet_forward import FleetForwarder
+
+    fleet = Fleet(
+        settings.nodes,
+        parse_rules(settings.route_rules),
+        slots=parse_node_numbers(settings.route_node_slots, "ROUTE_NODE_SLOTS"),
+        vram_gb=parse_node_numbers(settings.route_node_vram_gb, "ROUTE_NODE_VRAM_GB"),
+        eject_after=settings.route_eject_failures,
+    )
+    app[appkeys.FLEET] = fleet
+    handler.fleet_forward = FleetForwarder(handler, fleet, settings.route_max_attempts)
+    telemetry = app.get(appkeys.TELEMETRY)
+    if telemetry is not None:
+        telemetry.set_nodes({node.name: (node.address, node.port) for node in fleet.nodes})
+    app.cleanup_ctx.append(_fleet_ctx(settings))
+
+
 def _service_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """`--spawn-ollama`: run `ollama serve` for the proxy's lifetime."""
 
@@ -264,6 +304,8 @@ def create_app(
         if submit is None and with_stores and settings.enable_instrumentation:
             app.cleanup_ctx.append(_quota_ctx(book))  # after the recorder opened the stores
     app.cleanup_ctx.insert(0, _session_ctx(settings))
+    if len(settings.nodes) > 1:  # one upstream: the plain path, no fleet at all
+        _add_fleet(app, settings, handler)
     if settings.spawn_ollama:
         app.cleanup_ctx.insert(0, _service_ctx(settings))  # Ollama up before anything uses it
     if telemetry is not None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from ollama_proxy.config import Settings
 
 if TYPE_CHECKING:
+    from ollama_proxy.fleet.nodes import Fleet
     from ollama_proxy.proxy.handler import InFlight
     from ollama_proxy.recorder import Recorder
     from ollama_proxy.store.base import Store
@@ -29,3 +30,4 @@ TELEMETRY: web.AppKey[Telemetry | None] = web.AppKey("telemetry")
 INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 STARTED_AT = web.AppKey("started_at", float)  # time.time() at start, for uptime
 SYSTEM: web.AppKey[SystemMonitor] = web.AppKey("system")  # samplers, residency, upstream
+FLEET: web.AppKey[Fleet] = web.AppKey("fleet")  # only with more than one upstream

@@ -89,6 +89,9 @@ class RequestRecord:
     gpu_ms: float | None = None  # prompt_eval + eval duration: the GPU time this request used
     load_charged_ms: float | None = None  # load_duration, when this request caused the load
     energy_j: float | None = None  # its share of the GPU's measured energy (null: no reading)
+    node: str = ""  # the Ollama node that answered (several, comma-separated, for unions)
+    route_reason: str = ""  # why that node: loaded, affinity, on_disk, pinned, forced, only, ...
+    attempts: int = 1  # nodes tried (failover before the first response byte)
 
     @property
     def total_tokens(self) -> int:

@@ -8,7 +8,7 @@ flight. A conversation stays on its node while that node is in the best tier on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ollama_proxy.fleet.facts import Facts
 from ollama_proxy.fleet.nodes import Fleet, Node
@@ -17,8 +17,7 @@ REASONS = ("loaded", "busy", "on_disk", "evict", "absent")
 ABSENT = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple: built per request, cheaper than a dataclass
     node: Node
     reason: str  # loaded, busy, on_disk, evict, absent, affinity, pinned, forced, only, any
 
@@ -32,18 +31,20 @@ class NoNode(LookupError):
 
 
 def _tier(node: Node, model: str) -> tuple[int, float, int, int]:
+    # Hot: once per node per request. Attributes read directly, no property calls.
     running = node.inflight_models.get(model, 0)
-    if model in node.loaded or running:
-        if running < node.slots:
+    if running or model in node.loaded:
+        slots = node.slots_configured or node.slots_learned
+        if running < slots:
             return (0, 0.0, node.inflight, node.index)
-        return (1, (running + 1 - node.slots) / node.slots, node.inflight, node.index)
+        return (1, (running + 1 - slots) / slots, node.inflight, node.index)
     if model in node.on_disk:
         return (2 if node.fits(model) else 3, 0.0, node.inflight, node.index)
     return (ABSENT, 0.0, node.inflight, node.index)
 
 
-def rank(fleet: Fleet, facts: Facts, forced: str | None = None) -> list[Candidate]:
-    """Candidates in the order they are tried (failover walks down the list)."""
+def rank(fleet: Fleet, facts: Facts, forced: str | None = None, limit: int = 64) -> list[Candidate]:
+    """At most `limit` candidates, in the order they are tried (failover walks down them)."""
     if forced is not None:
         node = fleet.by_name.get(forced)
         if node is None:
@@ -60,24 +61,28 @@ def rank(fleet: Fleet, facts: Facts, forced: str | None = None) -> list[Candidat
     pool = [n for n in nodes if n.healthy] or list(nodes)  # all ejected: try them anyway
     if not facts.model:
         pool.sort(key=lambda n: (n.inflight, n.index))
-        return [Candidate(n, "any") for n in pool]
-    return _ranked(fleet, facts, pool, "pinned" if rule is not None else None)
+        return [Candidate(n, "any") for n in pool[:limit]]
+    return _ranked(fleet, facts, pool, "pinned" if rule is not None else None, limit)
 
 
-def _ranked(fleet: Fleet, facts: Facts, pool: list[Node], label: str | None) -> list[Candidate]:
+def _ranked(
+    fleet: Fleet, facts: Facts, pool: list[Node], label: str | None, limit: int
+) -> list[Candidate]:
     model = facts.model
-    scored = sorted((_tier(n, model), n) for n in pool)
-    if scored[0][0][0] != ABSENT:
-        scored = [(tier, n) for tier, n in scored if tier[0] != ABSENT]
-    out = [Candidate(n, label or REASONS[tier[0]]) for tier, n in scored]
-    if facts.affinity is None:
-        return out
-    sticky = fleet.affinity(facts.affinity)
+    scored = sorted([(_tier(n, model), n) for n in pool])
     best = scored[0][0][0]
-    for i, (tier, node) in enumerate(scored):
-        if node is sticky and tier[0] == best:
-            if i:
-                out.insert(0, out.pop(i))
-            out[0] = Candidate(node, label or "affinity")
-            break
+    if best != ABSENT:
+        scored = [(tier, n) for tier, n in scored if tier[0] != ABSENT]
+    sticky = fleet.affinity(facts.affinity) if facts.affinity is not None else None
+    if sticky is not None:
+        for i, (tier, node) in enumerate(scored):
+            if node is sticky:
+                if tier[0] == best:  # only while it stays a best choice
+                    scored.insert(0, scored.pop(i))
+                else:
+                    sticky = None
+                break
+    out = [Candidate(n, label or REASONS[tier[0]]) for tier, n in scored[:limit]]
+    if sticky is not None and out[0].node is sticky:
+        out[0] = Candidate(sticky, label or "affinity")
     return out

@@ -195,6 +195,27 @@ class Fleet:
         version = body.get("version") if isinstance(body, dict) else None
         node.version = version if isinstance(version, str) else ""
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Live state per node, for GET /api/stats/nodes."""
+        return [
+            {
+                "node": n.name,
+                "url": n.url,
+                "healthy": n.healthy,
+                "version": n.version or None,
+                "in_flight": n.inflight,
+                "slots": n.slots,
+                "vram_used_bytes": n.vram_used,
+                "vram_capacity_bytes": n.vram_capacity or None,
+                "ejections": n.ejections,
+                "loaded_models": [
+                    {"name": name, "size_vram_bytes": vram}
+                    for name, vram in sorted(n.loaded.items())
+                ],
+            }
+            for n in self.nodes
+        ]
+
     # --- affinity ---------------------------------------------------------------------------
     def affinity(self, key: int) -> Node | None:
         name = self._affinity.get(key)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from time import monotonic, perf_counter
 
@@ -65,6 +65,10 @@ class Outcome:
 
     cancelled: bool = False
     upstream_error: str | None = None
+    # A fleet (proxy/fleet_forward.py): stamps node, route_reason and attempts on the record,
+    # and names the node in a mid-stream failure.
+    after: Callable[[RequestRecord], None] | None = None
+    node_label: str | None = None
 
 
 def describe(exc: BaseException) -> str:
@@ -97,6 +101,8 @@ class ProxyHandler:
         self.submit = submit  # the recorder's submit, bound once the recorder has started
         self._observer: Observer = observer or NullObserver()
         self._instance = settings.instance_name
+        nodes = settings.nodes  # one: its name on every record; several: the fleet's choice
+        self._node, self._route_reason = (nodes[0].name, "only") if len(nodes) == 1 else ("", "")
         self.inflight = inflight or InFlight()
         self._access = access or Access({})
         self.live = live or LiveTracker()
@@ -111,6 +117,8 @@ class ProxyHandler:
         self.submit_content: Callable[[ContentRecord], None] | None = None
         # The proxy's own API keys are not Ollama's business: never forwarded.
         self._drop_headers = ("Authorization",) if self._access.requires_key else ()
+        # Set by the app with more than one upstream (proxy/fleet_forward.py).
+        self.fleet_forward: Callable[..., Awaitable[web.StreamResponse]] | None = None
         self.requests_total = 0  # metered requests finished, for the error-rate sampler
         self.errors_total = 0
 
@@ -218,6 +226,8 @@ class ProxyHandler:
                 cancelled=outcome.cancelled,
                 upstream_error=outcome.upstream_error,
             )
+            if outcome.after is not None:
+                outcome.after(record)
             self.accounting.settle(record)
             observation.finish(record)
             self.live.leave(record)
@@ -243,6 +253,8 @@ class ProxyHandler:
             client=request.remote or "",
             client_name=headers.get("X-Client-Name", ""),
             user_agent=headers.get("User-Agent", ""),
+            node=self._node,
+            route_reason=self._route_reason,
         )
 
     async def _forward(
@@ -252,6 +264,8 @@ class ProxyHandler:
         observation: RequestObservation | None,
         outcome: Outcome | None = None,
     ) -> web.StreamResponse:
+        if self.fleet_forward is not None:
+            return await self.fleet_forward(request, meter, observation, outcome)
         headers = request_headers(
             request.headers, self._upstream, request.remote, self._drop_headers
         )
@@ -348,7 +362,8 @@ class ProxyHandler:
         outcome: Outcome | None,
     ) -> None:
         """The upstream reset mid-stream: end the client's stream as Ollama ends one on error."""
-        message = f"upstream Ollama at {self._upstream_label} failed mid-stream: {describe(exc)}"
+        label = (outcome.node_label if outcome else None) or self._upstream_label
+        message = f"upstream Ollama at {label} failed mid-stream: {describe(exc)}"
         log.warning("upstream_stream_broken", error=message, path=request.path)
         if outcome is not None:
             outcome.upstream_error = message

@@ -11,7 +11,7 @@ True
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING
@@ -77,8 +77,8 @@ class Observation:
             telemetry.instruments.in_flight(self._op, -1)
             telemetry.instruments.record(record, ttfc)
         finally:
-            if self._client is not None:
-                Tracing.end_client(self._client, record, ttfc)
+            if self._client is not None and telemetry.tracing is not None:
+                telemetry.tracing.end_client(self._client, record, ttfc)
             if self._server is not None:
                 Tracing.end_server(self._server, record)
 
@@ -123,6 +123,12 @@ class Telemetry:
         if span_context.is_valid:
             record.trace_id = format(span_context.trace_id, "032x")
         return Observation(self, server, client, context, route.operation)
+
+    def set_nodes(self, nodes: Mapping[str, tuple[str, int]]) -> None:
+        """A fleet of upstreams: server.address/port per node on spans and metrics."""
+        self.instruments.set_nodes(nodes)
+        if self.tracing is not None:
+            self.tracing.set_nodes(nodes)
 
     # --- for the system-metrics and service helpers ------------------------------------
     def register_gauge(

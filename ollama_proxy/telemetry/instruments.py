@@ -68,13 +68,21 @@ class Instruments:
             (n.SERVER_ADDRESS, upstream_url.host or ""),
             (n.SERVER_PORT, upstream_url.port or 0),
         )
-        self._series: dict[tuple[str, str, str], _Series] = {}
+        self._series: dict[tuple[str, str, str, str], _Series] = {}
+        self._node_servers: dict[str, AttrKey] = {}  # a fleet: server.* of each node
         self._operation_keys: dict[str, AttrKey] = {}
         scope = InstrumentationScope(n.SCOPE, VERSION)
         attach(meter_provider, scope, self._produce)
 
     def _produce(self, now_ns: int) -> list:  # type: ignore[type-arg]
         return self.aggregates.to_metrics(n.ALL_METRICS, now_ns)
+
+    def set_nodes(self, nodes: Mapping[str, tuple[str, int]]) -> None:
+        """A fleet: GenAI metrics carry the server.address/port of the node that answered."""
+        self._node_servers = {
+            name: ((n.SERVER_ADDRESS, host), (n.SERVER_PORT, port))
+            for name, (host, port) in nodes.items()
+        }
 
     # --- per request ------------------------------------------------------------------
     def in_flight(self, operation: str, delta: int) -> None:
@@ -107,15 +115,15 @@ class Instruments:
             (n.ERROR_TYPE, error_type(record)),
         )
 
-    def _genai_series(self, operation: str, model: str, error: str) -> _Series:
-        cache_key = (operation, model, error)
+    def _genai_series(self, operation: str, model: str, error: str, node: str) -> _Series:
+        cache_key = (operation, model, error, node)
         series = self._series.get(cache_key)
         if series is None:
             key: AttrKey = (
                 (n.GEN_AI_OPERATION_NAME, genai_operation(operation)),
                 (n.GEN_AI_PROVIDER_NAME, n.PROVIDER),
                 (n.GEN_AI_REQUEST_MODEL, model),
-                *self._server,
+                *self._node_servers.get(node, self._server),
             )
             if error:
                 key += ((n.ERROR_TYPE, error),)
@@ -128,7 +136,7 @@ class Instruments:
         if r.status == "cancelled":
             return  # client hang-ups would skew latency; they are counted in ollama.requests
         error = error_type(r) if r.status == "error" else ""
-        series = self._genai_series(r.operation, r.model, error)
+        series = self._genai_series(r.operation, r.model, error, r.node)
         series.observe(n.OPERATION_DURATION.name, n.DURATION_BUCKETS, r.latency_ms / 1000.0)
         if error:
             return

@@ -10,7 +10,7 @@ with status UNSET, an event `cancelled` and `ollama.request.status="cancelled"`.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from aiohttp import web
@@ -92,6 +92,14 @@ class Tracing:
             n.SERVER_ADDRESS: upstream_url.host or "",
             n.SERVER_PORT: upstream_url.port or 0,
         }
+        self._node_servers: dict[str, dict[str, AttributeValue]] = {}
+
+    def set_nodes(self, nodes: Mapping[str, tuple[str, int]]) -> None:
+        """A fleet: CLIENT spans end with the server.address/port of the node that answered."""
+        self._node_servers = {
+            name: {n.SERVER_ADDRESS: host, n.SERVER_PORT: port}
+            for name, (host, port) in nodes.items()
+        }
 
     def start_server(self, request: web.Request, route: Route) -> tuple[Span, Context]:
         """The SERVER span, child of the client's `traceparent` when it sent one."""
@@ -123,12 +131,14 @@ class Tracing:
     def inject(context: Context, headers: MutableMapping[str, Any]) -> None:
         PROPAGATOR.inject(headers, context)
 
-    @staticmethod
-    def end_client(span: Span, record: RequestRecord, ttfc_s: float | None) -> None:
+    def end_client(self, span: Span, record: RequestRecord, ttfc_s: float | None) -> None:
         if span.is_recording():
             if record.model:
                 span.update_name(f"{genai_operation(record.operation)} {record.model}")
             span.set_attributes(client_attributes(record, ttfc_s))
+            server = self._node_servers.get(record.node) if self._node_servers else None
+            if server is not None:
+                span.set_attributes(server)
             _set_outcome(span, record, record.status == "error")
         span.end()
 

@@ -1,0 +1,156 @@
+"""A fleet losing a node: SIGKILLed under 20 concurrent streams; gone silent (packets
+swallowed, no reset) and back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import ollama
+import pytest
+
+from bench.run import free_port, wait_http
+from tests.faults.procs import ROOT, Proc
+from tests.fleet.harness import fleet_proxy, load, three_nodes
+
+STREAM = {"options": {"num_predict": 80}}  # 80 tokens at 40/s: 2 s a stream
+HI = [{"role": "user", "content": "hi"}]
+
+
+def node_processes(*hosts: str) -> list[Proc]:
+    """Simulators as processes (SIGKILL needs one), started side by side."""
+    procs = []
+    for host in hosts:
+        port = free_port()
+        cmd = [
+            sys.executable,
+            "-m",
+            "ollama_proxy",
+            "simulate",
+            "--listen",
+            f"{host}:{port}",
+            "--tokens-per-s",
+            "40",
+            "--ttft-s",
+            "0",
+            "--load-s",
+            "0",
+            "--num-parallel",
+            "16",
+        ]
+        procs.append(Proc(subprocess.Popen(cmd, cwd=ROOT), f"http://{host}:{port}"))
+    for proc in procs:
+        wait_http(f"{proc.url}/api/version")
+    return procs
+
+
+async def _stream(
+    client: ollama.AsyncClient, outcomes: list[str], started: asyncio.Queue[None] | None = None
+) -> None:
+    try:
+        async for _ in await client.chat(model="llama3.2", messages=HI, stream=True, **STREAM):
+            if started is not None:
+                started.put_nowait(None)
+                started = None
+        outcomes.append("ok")
+    except Exception as exc:  # any failure counts, whatever the client raises
+        outcomes.append(type(exc).__name__)
+
+
+async def test_sigkilled_node_under_20_streams(tmp_path: object) -> None:
+    from tests.fleet.harness import SimNode
+
+    procs = node_processes("127.0.0.5", "127.0.0.6")
+    try:
+        nodes = [SimNode(name, p.url, None) for name, p in zip("xy", procs, strict=True)]  # type: ignore[arg-type]
+        for node in nodes:
+            await load(node, "llama3.2")  # warm on both: the streams spread by in-flight
+        async with fleet_proxy(nodes, route_node_slots="x=16,y=16") as proxy:
+            client = proxy.client()
+            before: list[str] = []
+            started: asyncio.Queue[None] = asyncio.Queue()
+            streams = [asyncio.create_task(_stream(client, before, started)) for _ in range(20)]
+            for _ in streams:  # every stream has its first chunk: none can be retried now
+                await asyncio.wait_for(started.get(), 30)
+            on_x = proxy.fleet.by_name["x"].inflight
+            assert on_x > 0 and proxy.fleet.by_name["y"].inflight > 0
+            procs[0].process.kill()
+            procs[0].process.wait(10)
+            killed_at = datetime.now(UTC)
+            after: list[str] = []
+            await asyncio.gather(*(_stream(client, after) for _ in range(10)))
+            await asyncio.gather(*streams)
+            assert after == ["ok"] * 10, "every request started after the kill succeeded"
+            records = await proxy.records.await_for(30)
+            late = [r for r in records if r.timestamp > killed_at]
+            assert len(late) == 10 and {r.node for r in late} == {"y"}
+            assert all(r.status == "success" for r in late)
+            dead = [r for r in records if r.node == "x"]
+            assert len(dead) == on_x and all(r.status == "error" for r in dead)
+            assert before.count("ok") == 20 - on_x
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def _iptables(*args: str) -> None:
+    subprocess.run(["iptables", "-w", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def silence() -> object:
+    """Swallow every packet sent to 127.0.0.2 (no reset: connects hang) while enabled."""
+    if os.geteuid() != 0 or shutil.which("iptables") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the silent-node test needs root and iptables in CI")
+        pytest.skip("needs root and iptables to swallow packets")
+    rule = ("OUTPUT", "-d", "127.0.0.2", "-p", "tcp", "-j", "DROP")
+    state = {"on": False}
+
+    def toggle(on: bool) -> None:
+        if on != state["on"]:
+            _iptables("-I" if on else "-D", *rule)
+            state["on"] = on
+
+    yield toggle
+    toggle(False)
+
+
+async def test_a_silent_node_is_ejected_within_the_connect_timeout_and_readmitted(
+    silence: object,
+) -> None:
+    connect_timeout_s = 2.0
+    async with (
+        three_nodes() as nodes,
+        fleet_proxy(nodes, connect_timeout_s=connect_timeout_s, fleet_ps_interval_s=0.5) as proxy,
+    ):
+        client = proxy.client()
+        await client.chat(model="llama3.2", messages=HI)  # a pooled connection to a
+        assert (await proxy.records.await_for(1))[0].node == "a"
+        silence(True)  # type: ignore[operator]
+        started = time.monotonic()
+
+        async def timed() -> float:
+            t0 = time.monotonic()
+            await client.chat(model="llama3.2", messages=HI)
+            return time.monotonic() - t0
+
+        waits = await asyncio.gather(*(timed() for _ in range(10)))
+        assert max(waits) < connect_timeout_s + 1.0, waits
+        assert not proxy.fleet.by_name["a"].healthy
+        assert time.monotonic() - started < connect_timeout_s + 1.0
+        records = proxy.records.wait_for(11)[1:]
+        assert all(r.status == "success" and r.node == "c" for r in records)
+        silence(False)  # type: ignore[operator]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not proxy.fleet.by_name["a"].healthy:
+            assert loop.time() < deadline, "not readmitted"
+            await asyncio.sleep(0.05)
+        await client.chat(model="llama3.2", messages=[{"role": "user", "content": "back"}])
+        assert proxy.records.wait_for(12)[11].node == "a"

@@ -1,0 +1,105 @@
+"""Routing through the proxy to three simulated nodes, driven by the real clients."""
+
+from __future__ import annotations
+
+import aiohttp
+import ollama
+import orjson
+import pytest
+
+from tests.fleet.harness import fleet_proxy, three_nodes
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def last(proxy: object, count: int) -> tuple[str, str, int]:
+    record = proxy.records.wait_for(count)[count - 1]  # type: ignore[attr-defined]
+    return record.node, record.route_reason, record.attempts
+
+
+async def test_warm_node_cold_model_and_every_api_flavour() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        client = proxy.client()
+        await client.chat(model="llama3.2", messages=HI)
+        # a and c hold llama3.2 with a free slot: the tie goes to the first.
+        assert await proxy.records.await_for(1) and last(proxy, 1) == ("a", "loaded", 1)
+        await client.generate(model="qwen3:0.6b", prompt="hello")
+        # a would evict llama3.2 to load it, b is idle, c does not have it.
+        assert last(proxy, 2) == ("b", "on_disk", 1)
+        await client.embed(model="all-minilm", input="x")
+        assert last(proxy, 3) == ("c", "loaded", 1)
+        oai = proxy.openai()
+        await oai.chat.completions.create(model="qwen3:0.6b", messages=HI)  # type: ignore[arg-type]
+        assert last(proxy, 4) == ("b", "loaded", 1)  # now warm there
+        async with aiohttp.ClientSession() as session:
+            body = {"model": "llama3.2", "max_tokens": 5, "messages": HI}
+            async with session.post(f"{proxy.url}/v1/messages", json=body) as response:
+                assert response.status == 200
+        assert last(proxy, 5)[0] in ("a", "c")
+        assert [r.status for r in proxy.records] == ["success"] * 5
+
+
+async def test_affinity_keeps_a_conversation_on_its_node() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        fleet = proxy.fleet
+        client = proxy.client()
+        busy = fleet.dispatch(fleet.by_name["a"], "llama3.2:latest")  # a's one slot taken
+        first = await client.chat(model="llama3.2", messages=HI)
+        assert last(proxy, 1) == ("c", "loaded", 1)
+        fleet.release(busy, 0.0, False)
+        turn = [*HI, {"role": "assistant", "content": first.message.content}]
+        turn.append({"role": "user", "content": "and then?"})
+        await client.chat(model="llama3.2", messages=turn)
+        assert last(proxy, 2) == ("c", "affinity", 1)  # a is free again and first in a tie
+        await client.chat(model="llama3.2", messages=[{"role": "user", "content": "new"}])
+        assert last(proxy, 3) == ("a", "loaded", 1)
+
+
+async def test_pinning_rules() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes, route_rules="llama3*=c") as proxy:
+        client = proxy.client()
+        await client.generate(model="llama3.2", prompt="x")
+        assert last(proxy, 1) == ("c", "pinned", 1)
+
+
+async def test_x_ollama_node_forces_a_node_and_unknown_names_are_404() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        client = proxy.client(**{"X-Ollama-Node": "b"})
+        await client.chat(model="llama3.2", messages=HI)
+        assert last(proxy, 1) == ("b", "forced", 1)
+        stray = proxy.client(**{"X-Ollama-Node": "zz"})
+        with pytest.raises(ollama.ResponseError) as caught:
+            await stray.chat(model="llama3.2", messages=HI)
+        assert caught.value.status_code == 404 and caught.value.error == 'unknown node "zz"'
+        record = proxy.records.wait_for(2)[1]
+        assert record.http_status == 404 and record.status == "error"
+
+
+async def test_unions_parse_with_the_official_client() -> None:
+    async with three_nodes() as nodes:
+        nodes[2].sim.config.version = "0.12.1"
+        async with fleet_proxy(nodes) as proxy:
+            client = proxy.client()
+            listed = await client.list()
+            assert sorted(m.model or "" for m in listed.models) == [
+                "all-minilm:latest",
+                "llama3.2:latest",
+                "qwen3:0.6b",
+            ]
+            running = await client.ps()
+            assert sorted(m.model or "" for m in running.models) == [
+                "all-minilm:latest",
+                "llama3.2:latest",
+            ]
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{proxy.url}/api/version") as response:
+                    assert orjson.loads(await response.read()) == {"version": "0.12.1"}
+                async with session.get(f"{nodes[0].url}/api/tags") as direct:
+                    one = orjson.loads(await direct.read())["models"]
+                async with session.get(f"{proxy.url}/api/tags") as response:
+                    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+                    union = orjson.loads(await response.read())["models"]
+            # Entries are the nodes' own, key for key.
+            assert union[: len(one)] == one
+            record = proxy.records.wait_for(1)[0]
+            assert (record.node, record.route_reason, record.attempts) == ("a,b,c", "union", 3)
