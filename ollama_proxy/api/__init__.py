@@ -45,6 +45,7 @@ def add_api_routes(app: web.Application) -> None:
     router.add_get("/api/stats/logs/{id}", handlers.log_detail)
     router.add_get("/api/stats/clients", handlers.clients)
     router.add_get("/api/stats/instances", handlers.instances)
+    router.add_get("/api/stats/nodes", handlers.nodes)
     router.add_post("/api/stats/login", admin.login)
     router.add_post("/api/stats/logout", admin.logout)
     router.add_get("/api/models", handlers.models)
@@ -64,6 +65,7 @@ GET_STATS_PATHS = (
     "/api/stats/logs/{id}",
     "/api/stats/clients",
     "/api/stats/instances",
+    "/api/stats/nodes",
 )
 
 

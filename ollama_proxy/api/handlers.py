@@ -217,6 +217,19 @@ async def instances(request: web.Request) -> web.Response:
     return await cached(request, compute)
 
 
+async def nodes(request: web.Request) -> web.Response:
+    """Per Ollama node: live state (a proxy with several upstreams) and stored usage."""
+    query = q.parse_nodes(request.query, _now())
+    service = _state(request).service(request.app)
+    fleet = request.app.get(appkeys.FLEET)
+
+    async def compute() -> bytes:
+        live = fleet.snapshot() if fleet is not None else []
+        return dump(schemas.NODES, await service.nodes(query, live))
+
+    return await cached(request, compute)
+
+
 async def not_found(request: web.Request) -> web.Response:
     raise ApiError(404, f"no such stats endpoint: {request.path[:100]}; see /api/openapi.json")
 

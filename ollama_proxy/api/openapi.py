@@ -24,6 +24,7 @@ COMPONENT_MODELS: tuple[type[BaseModel], ...] = (
     schemas.ModelStats,
     schemas.ClientStats,
     schemas.InstanceStats,
+    schemas.NodeStats,
     schemas.Health,
     schemas.ConfigView,
     schemas.ConfigUpdate,
@@ -116,6 +117,9 @@ def _paths() -> dict[str, Any]:
         ),
         "/api/stats/instances": stats_get(
             "Usage per proxy instance", q.INSTANCES_PARAMS, array_of(schemas.InstanceStats)
+        ),
+        "/api/stats/nodes": stats_get(
+            "Usage and live state per Ollama node", q.NODES_PARAMS, array_of(schemas.NodeStats)
         ),
         "/api/models": stats_get("Usage per model", q.MODELS_PARAMS, array_of(schemas.ModelStats)),
     }

@@ -105,6 +105,7 @@ class StatsOverview(BaseModel):
 class HistoryPoint(BaseModel):
     timestamp: str
     instance: str | None
+    node: str | None = None  # with group_by=node
     requests: int
     errors: int
     tokens_total: int
@@ -174,6 +175,7 @@ class LogsPage(BaseModel):
 class ModelStats(BaseModel):
     model_name: str
     instance: str | None
+    node: str | None = None  # with group_by=node
     requests_count: int
     errors: int
     error_rate: float | None  # None for a loaded model without requests in the range
@@ -209,6 +211,7 @@ class QuotaUsage(BaseModel):
 class ClientStats(BaseModel):
     client: str
     instance: str | None
+    node: str | None = None  # with group_by=node
     requests_count: int
     errors: int
     error_rate: float
@@ -234,6 +237,38 @@ class InstanceStats(BaseModel):
     avg_latency: float | None
     p95_latency: float | None
     tokens: int
+    last_seen: str | None
+
+
+class NodeModel(BaseModel):
+    name: str
+    size_vram_bytes: int
+
+
+class NodeStats(BaseModel):
+    """One Ollama node. Live fields are null for a node this proxy does not route to."""
+
+    node: str
+    url: str | None
+    healthy: bool | None
+    version: str | None
+    in_flight: int | None
+    slots: int | None  # parallel requests per loaded model (configured or learned)
+    vram_used_bytes: int | None
+    vram_capacity_bytes: int | None  # configured, else the most seen loaded at once
+    ejections: int | None
+    loaded_models: list[NodeModel]
+    requests_count: int
+    errors: int
+    error_rate: float
+    avg_latency: float | None
+    p95_latency: float | None
+    tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_per_sec: float | None
+    avg_queue_wait_ms: float | None
+    cold_loads: int
     last_seen: str | None
 
 
@@ -310,3 +345,4 @@ HISTORY = TypeAdapter(list[HistoryPoint])
 MODELS = TypeAdapter(list[ModelStats])
 CLIENTS = TypeAdapter(list[ClientStats])
 INSTANCES = TypeAdapter(list[InstanceStats])
+NODES = TypeAdapter(list[NodeStats])

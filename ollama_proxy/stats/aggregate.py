@@ -26,6 +26,7 @@ GROUP_EXPRS: dict[str, str] = {
     "model": "model",
     "instance": "instance",
     "client": CLIENT_KEY,
+    "node": "node",
     # "bucket" is dialect-specific (time arithmetic): see the backends.
 }
 
@@ -49,6 +50,8 @@ SIMPLE_MEASURES: dict[str, str] = {
     "energy_j_sum": "sum(coalesce(energy_j, 0))",
     "energy_n": "count(energy_j)",
     "energy_tokens": "sum(CASE WHEN energy_j IS NOT NULL THEN completion_tokens ELSE 0 END)",
+    "queue_wait_sum": "sum(CASE WHEN queue_wait_ms > 0 THEN queue_wait_ms ELSE 0 END)",
+    "queue_wait_n": "sum(CASE WHEN queue_wait_ms IS NOT NULL THEN 1 ELSE 0 END)",
 }
 GPU_MEASURES = ("gpu_ms_sum", "load_charged_sum", "energy_j_sum", "energy_n", "energy_tokens")
 # Percentile measures: name -> (column, percentile). Dialect-specific SQL.
@@ -100,7 +103,7 @@ class Params:
 def where_clause(filters: Filters, params: Params, *, require_model: bool = False) -> str:
     """`WHERE ...` for the filters (or an empty string); values become bound parameters."""
     parts: list[str] = []
-    for column in ("model", "instance", "status", "endpoint", "operation"):
+    for column in ("model", "instance", "status", "endpoint", "operation", "node"):
         value = getattr(filters, column)
         if value is not None:
             parts.append(f"{column} = {params.add(value)}")

@@ -43,7 +43,7 @@ DEFAULT_GRANULARITY: dict[str, str] = {
 }
 MAX_BUCKETS = 1500  # 7d at 1m would be 10,080 points: more than any chart can show
 STATUSES = ("success", "error", "cancelled")
-GROUP_BYS = ("instance",)
+GROUP_BYS = ("instance", "node")
 MAX_LIMIT = 1000
 MAX_TEXT = 512  # longer filter values cannot match anything we store
 # Timestamps outside this span are refused (they cannot be in the store, and far values
@@ -93,7 +93,10 @@ PARAMS: dict[str, ParamSpec] = {
         ParamSpec("endpoint", _TEXT_SCHEMA, "Exact request path, e.g. /api/chat."),
         ParamSpec("operation", _TEXT_SCHEMA, "Operation: chat, generate, embeddings, ..."),
         ParamSpec("status", _enum(STATUSES), "Request outcome."),
-        ParamSpec("group_by", _enum(GROUP_BYS), "Split rows per instance."),
+        ParamSpec("node", _TEXT_SCHEMA, "Exact Ollama node name (fleet: OLLAMA_UPSTREAMS)."),
+        ParamSpec(
+            "group_by", _enum(GROUP_BYS), "Split rows per proxy instance or per Ollama node."
+        ),
         ParamSpec(
             "limit",
             {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
@@ -107,7 +110,7 @@ PARAMS: dict[str, ParamSpec] = {
     )
 }
 
-HISTORY_PARAMS = ("time_range", "granularity", "until", "model", "instance", "group_by")
+HISTORY_PARAMS = ("time_range", "granularity", "until", "model", "instance", "node", "group_by")
 LOGS_PARAMS = (
     "limit",
     "offset",
@@ -115,14 +118,16 @@ LOGS_PARAMS = (
     "model",
     "client",
     "instance",
+    "node",
     "endpoint",
     "operation",
     "since",
     "until",
 )
 CSV_PARAMS = tuple(p for p in LOGS_PARAMS if p not in ("limit", "offset"))
-MODELS_PARAMS = ("time_range", "until", "instance", "group_by")
-CLIENTS_PARAMS = ("time_range", "until", "model", "instance", "group_by")
+MODELS_PARAMS = ("time_range", "until", "instance", "node", "group_by")
+CLIENTS_PARAMS = ("time_range", "until", "model", "instance", "node", "group_by")
+NODES_PARAMS = ("time_range", "until", "instance")
 INSTANCES_PARAMS = ("time_range", "until")
 CURRENT_PARAMS = ("instance",)
 
@@ -139,6 +144,7 @@ class Filters:
     operation: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    node: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +154,7 @@ class HistoryQuery:
     buckets: int
     first_bucket: datetime
     now: datetime  # the request's `until`: the last bucket is partial up to here
-    group_by_instance: bool = False
+    group_by: str | None = None  # "instance" or "node"
 
     @property
     def bucket_starts(self) -> list[datetime]:
@@ -168,7 +174,7 @@ class BreakdownQuery:
     """models / clients / instances over a window."""
 
     filters: Filters
-    group_by_instance: bool = False
+    group_by: str | None = None  # "instance" or "node"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -246,8 +252,8 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
     return parse_time(raw, name)
 
 
-def _group_by_instance(params: Mapping[str, str]) -> bool:
-    return _choice(params, "group_by", GROUP_BYS, None) == "instance"
+def _group_by(params: Mapping[str, str]) -> str | None:
+    return _choice(params, "group_by", GROUP_BYS, None)
 
 
 def _window(params: Mapping[str, str], now: datetime, default_range: str) -> tuple[datetime, str]:
@@ -287,8 +293,9 @@ def parse_history(params: Mapping[str, str], now: datetime) -> HistoryQuery:
         instance=_text(params, "instance"),
         since=first,
         until=last + timedelta(seconds=step),
+        node=_text(params, "node"),
     )
-    return HistoryQuery(filters, step, buckets, first, until, _group_by_instance(params))
+    return HistoryQuery(filters, step, buckets, first, until, _group_by(params))
 
 
 def parse_logs(params: Mapping[str, str], *, paged: bool = True) -> LogsQuery:
@@ -304,6 +311,7 @@ def parse_logs(params: Mapping[str, str], *, paged: bool = True) -> LogsQuery:
         operation=_text(params, "operation"),
         since=since,
         until=until,
+        node=_text(params, "node"),
     )
     if not paged:
         return LogsQuery(filters, 0, 0)
@@ -321,14 +329,21 @@ def parse_breakdown(
         instance=_text(params, "instance"),
         since=until - timedelta(seconds=TIME_RANGES[time_range]),
         until=until,
+        node=_text(params, "node"),
     )
-    return BreakdownQuery(filters, _group_by_instance(params))
+    return BreakdownQuery(filters, _group_by(params))
 
 
 def parse_instances(params: Mapping[str, str], now: datetime) -> BreakdownQuery:
     until, time_range = _window(params, now, "24h")
     since = until - timedelta(seconds=TIME_RANGES[time_range])
     return BreakdownQuery(Filters(since=since, until=until))
+
+
+def parse_nodes(params: Mapping[str, str], now: datetime) -> BreakdownQuery:
+    until, time_range = _window(params, now, "24h")
+    since = until - timedelta(seconds=TIME_RANGES[time_range])
+    return BreakdownQuery(Filters(instance=_text(params, "instance"), since=since, until=until))
 
 
 def parse_current(params: Mapping[str, str]) -> Filters:

@@ -93,14 +93,15 @@ def _bucket_seconds(start: datetime, step_s: int, now: datetime) -> float:
 
 
 def make_point(
-    start: datetime, row: dict[str, Any] | None, query: HistoryQuery, instance: str | None
+    start: datetime, row: dict[str, Any] | None, query: HistoryQuery, group: str | None
 ) -> dict[str, Any]:
     data = row or {}
     prompt = int(data.get("prompt_tokens") or 0)
     completion = int(data.get("completion_tokens") or 0)
     return {
         "timestamp": iso(start),
-        "instance": instance,
+        "instance": group if query.group_by == "instance" else None,
+        "node": group if query.group_by == "node" else None,
         "requests": int(data.get("requests") or 0),
         "errors": int(data.get("errors") or 0),
         "tokens_total": prompt + completion,
@@ -116,18 +117,19 @@ def make_point(
 def fill_series(query: HistoryQuery, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One point per bucket (per instance when grouped), oldest first; gaps get zeros."""
     by_key: dict[tuple[str | None, int], dict[str, Any]] = {}
-    instances: set[str] = set()
+    seen: set[str] = set()
+    key = query.group_by
     for row in rows:
-        instance = str(row.get("instance") or "") if query.group_by_instance else None
-        if instance is not None:
-            instances.add(instance)
-        by_key[(instance, int(row["bucket"]))] = row
+        group = str(row.get(key) or "") if key else None
+        if group is not None:
+            seen.add(group)
+        by_key[(group, int(row["bucket"]))] = row
     groups: list[str | None] = [None]
-    if query.group_by_instance:
-        groups = list(sorted(instances))
+    if key:
+        groups = list(sorted(seen))
     points = []
-    for instance in groups:
+    for group in groups:
         for start in query.bucket_starts:
-            found = by_key.get((instance, int(start.timestamp())))
-            points.append(make_point(start, found, query, instance))
+            found = by_key.get((group, int(start.timestamp())))
+            points.append(make_point(start, found, query, group))
     return points

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ollama_proxy.stats import shape
 from ollama_proxy.stats.aggregate import ALL_PCTS, COUNTS, GPU_MEASURES, Aggregate
+from ollama_proxy.stats.nodes import NODE_MEASURES, node_rows
 from ollama_proxy.stats.query import BreakdownQuery, Filters, HistoryQuery, LogsQuery
 from ollama_proxy.stats.series import fill_series
 
@@ -102,7 +103,7 @@ class StatsService:
         )
 
     async def history(self, query: HistoryQuery) -> list[dict[str, Any]]:
-        groups = ("bucket", "instance") if query.group_by_instance else ("bucket",)
+        groups = ("bucket", query.group_by) if query.group_by else ("bucket",)
         agg = Aggregate(query.filters, groups, HISTORY_MEASURES, step_s=query.step_s)
         return fill_series(query, await self.backend.aggregate(agg))
 
@@ -137,14 +138,20 @@ class StatsService:
             after = Cursor(stamp, str(last["request_id"]))
 
     async def models(self, query: BreakdownQuery, loaded: set[str]) -> list[dict[str, Any]]:
-        groups = ("model", "instance") if query.group_by_instance else ("model",)
+        groups = ("model", query.group_by) if query.group_by else ("model",)
         agg = Aggregate(query.filters, groups, MODEL_MEASURES, require_model=True)
-        return shape.model_rows(await self.backend.aggregate(agg), loaded, query.group_by_instance)
+        return shape.model_rows(await self.backend.aggregate(agg), loaded, query.group_by)
 
     async def clients(self, query: BreakdownQuery) -> list[dict[str, Any]]:
-        groups = ("client", "instance") if query.group_by_instance else ("client",)
+        groups = ("client", query.group_by) if query.group_by else ("client",)
         agg = Aggregate(query.filters, groups, (*BREAKDOWN_MEASURES, *GPU_MEASURES, "models"))
-        return shape.client_rows(await self.backend.aggregate(agg), query.group_by_instance)
+        return shape.client_rows(await self.backend.aggregate(agg), query.group_by)
+
+    async def nodes(
+        self, query: BreakdownQuery, live: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        agg = Aggregate(query.filters, ("node",), NODE_MEASURES)
+        return node_rows(await self.backend.aggregate(agg), live)
 
     async def instances(self, query: BreakdownQuery) -> list[dict[str, Any]]:
         agg = Aggregate(query.filters, ("instance",), BREAKDOWN_MEASURES)

@@ -169,13 +169,22 @@ def _common(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _instance(row: dict[str, Any], grouped: bool) -> str | None:
-    return str(row.get("instance") or "") if grouped else None
+def _grouping(row: dict[str, Any], group_by: str | None) -> dict[str, str | None]:
+    """The row's `instance` and `node` keys: the grouped one set, the other null."""
+    return {
+        key: str(row.get(key) or "") if group_by == key else None for key in ("instance", "node")
+    }
 
 
 def _sorted(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return sorted(
-        items, key=lambda item: (-item["requests_count"], item[key], item.get("instance") or "")
+        items,
+        key=lambda item: (
+            -item["requests_count"],
+            item[key],
+            item.get("instance") or "",
+            item.get("node") or "",
+        ),
     )
 
 
@@ -211,24 +220,26 @@ def joules_per_1k(row: dict[str, Any]) -> float | None:
 
 
 def model_rows(
-    rows: list[dict[str, Any]], loaded_names: set[str], grouped: bool
+    rows: list[dict[str, Any]], loaded_names: set[str], group_by: str | None
 ) -> list[dict[str, Any]]:
-    out = [_model_item(row, loaded_names, grouped) for row in rows]
-    if not grouped:
+    out = [_model_item(row, loaded_names, group_by) for row in rows]
+    if not group_by:
         # A model sitting in VRAM with no traffic in the range is still a model of the box:
         # zero counts, and no error rate (there were no requests to have one).
         seen = {item["model_name"] for item in out}
         out += [
-            _model_item({"model": name}, loaded_names, grouped) | {"error_rate": None}
+            _model_item({"model": name}, loaded_names, group_by) | {"error_rate": None}
             for name in sorted(loaded_names - seen)
         ]
     return _sorted(with_gpu_share(out), "model_name")
 
 
-def _model_item(row: dict[str, Any], loaded_names: set[str], grouped: bool) -> dict[str, Any]:
+def _model_item(
+    row: dict[str, Any], loaded_names: set[str], group_by: str | None
+) -> dict[str, Any]:
     loads = _int(row.get("load_count"))
     item: dict[str, Any] = {"model_name": str(row["model"])}
-    item["instance"] = _instance(row, grouped)
+    item.update(_grouping(row, group_by))
     item.update(_common(row))
     item.update(
         p50_latency=round_ms(row.get("lat_p50")),
@@ -244,11 +255,11 @@ def _model_item(row: dict[str, Any], loaded_names: set[str], grouped: bool) -> d
     return item
 
 
-def client_rows(rows: list[dict[str, Any]], grouped: bool) -> list[dict[str, Any]]:
+def client_rows(rows: list[dict[str, Any]], group_by: str | None) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         item: dict[str, Any] = {"client": str(row["client"])}
-        item["instance"] = _instance(row, grouped)
+        item.update(_grouping(row, group_by))
         item.update(_common(row))
         models = row.get("models") or []
         if isinstance(models, str):  # SQLite group_concat
