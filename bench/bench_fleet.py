@@ -129,7 +129,7 @@ def processes(quick: bool, base: str) -> dict[str, Any]:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         nodes = []
-        for host in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
+        for host in ("127.0.19.2", "127.0.19.3", "127.0.19.4"):
             port = free_port()
             procs.append(simulator(host, port))
             nodes.append(f"http://{host}:{port}")

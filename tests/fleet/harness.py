@@ -1,4 +1,4 @@
-"""Several simulators on their own loopback addresses (127.0.0.2, .3, ...) and the proxy in
+"""Several simulators on their own loopback addresses (127.0.19.2, .3, ...) and the proxy in
 front of them as a fleet."""
 
 from __future__ import annotations
@@ -120,9 +120,9 @@ async def three_nodes() -> AsyncIterator[list[SimNode]]:
     """a: llama3.2 loaded (qwen3 on disk); b: idle, both on disk; c: llama3.2 and all-minilm
     loaded, no qwen3."""
     nodes = [
-        await start_node("a", "127.0.0.2", ["llama3.2", "qwen3:0.6b"]),
-        await start_node("b", "127.0.0.3", ["llama3.2", "qwen3:0.6b"]),
-        await start_node("c", "127.0.0.4", ["llama3.2", "all-minilm"], num_parallel=2),
+        await start_node("a", "127.0.19.2", ["llama3.2", "qwen3:0.6b"]),
+        await start_node("b", "127.0.19.3", ["llama3.2", "qwen3:0.6b"]),
+        await start_node("c", "127.0.19.4", ["llama3.2", "all-minilm"], num_parallel=2),
     ]
     try:
         await load(nodes[0], "llama3.2")
