@@ -9,6 +9,7 @@ the model is absent from /api/ps, `queued` beyond the runner's parallel slots, e
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,17 +77,21 @@ def _read(entry: Entry, now: float) -> _Row:
     return _Row(entry, model, node, view.chunks, view.ttfb, view.ttft, view.bytes_in)
 
 
-def tokens_per_s(samples: Iterable[tuple[float, int]], now: float) -> float | None:
-    """Output units per second over the last RATE_WINDOW_S (from the oldest sample in it)."""
-    base: tuple[float, int] | None = None
-    last: tuple[float, int] | None = None
-    for sample in samples:
-        if base is None or sample[0] <= now - RATE_WINDOW_S:
-            base = sample
-        last = sample
-    if base is None or last is None or last[0] - base[0] < MIN_RATE_SPAN_S:
+def tokens_per_s(samples: deque[tuple[float, int]], now: float) -> float | None:
+    """Output units per second over the last RATE_WINDOW_S.
+
+    Samples are in time order; those older than the one at the window's start are dropped
+    here, so the rate is the first and the last sample, whatever the request's age.
+    """
+    edge = now - RATE_WINDOW_S
+    while len(samples) > 1 and samples[1][0] <= edge:
+        samples.popleft()
+    if not samples:
         return None
-    return round((last[1] - base[1]) / (last[0] - base[0]), 2)
+    (t0, c0), (t1, c1) = samples[0], samples[-1]
+    if t1 - t0 < MIN_RATE_SPAN_S:
+        return None
+    return round((c1 - c0) / (t1 - t0), 2)
 
 
 def _pre_output_phase(

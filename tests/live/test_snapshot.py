@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -106,5 +107,7 @@ def test_prefill_eta_from_learned_rate_and_thinking_phase() -> None:
 
 
 def test_tokens_per_s_needs_a_span() -> None:
-    assert tokens_per_s([(1.0, 5)], 1.0) is None
-    assert tokens_per_s([(0.0, 0), (1.0, 10), (3.0, 50)], 3.0) == 20.0  # last 2 s only
+    assert tokens_per_s(deque([(1.0, 5)]), 1.0) is None
+    samples = deque([(0.0, 0), (1.0, 10), (3.0, 50)])
+    assert tokens_per_s(samples, 3.0) == 20.0  # last 2 s only
+    assert list(samples) == [(1.0, 10), (3.0, 50)]  # older ones dropped
