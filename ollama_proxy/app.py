@@ -217,6 +217,27 @@ def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) ->
     return LiveFeed(tracker, settings.live_parallel_slots, settings.live_interval_ms / 1000, loaded)
 
 
+def _power_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """GPU power sampling for energy per request, when NVML or nvidia-smi gives a reading."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from ollama_proxy.live.power import PowerSampling
+        from ollama_proxy.system.power import PowerReader
+
+        reader = PowerReader(settings.sampler_timeout_s)
+        handler = app[PROXY_HANDLER]
+        if not await asyncio.to_thread(lambda: reader.available):
+            yield
+            return
+        sampling = PowerSampling(handler.live, reader.read, settings.power_sample_ms / 1000)
+        handler.accounting.energy = sampling.ledger
+        sampling.start()
+        yield
+        await sampling.stop()
+
+    return ctx
+
+
 def _quota_ctx(book: QuotaBook) -> Callable[[web.Application], AsyncIterator[None]]:
     """Today's usage per quota label, from the store: a restart forgets nothing recorded."""
 
@@ -297,6 +318,8 @@ def create_app(
 
     handler = ProxyHandler(settings, None, submit, observer, inflight, build_access(settings), live)
     app[PROXY_HANDLER] = handler
+    if settings.enable_instrumentation and settings.power_sample_ms > 0:
+        app.cleanup_ctx.append(_power_ctx(settings))
     if settings.proxy_quotas:
         book = QuotaBook(parse_quotas(settings.proxy_quotas))
         app[QUOTAS] = book

@@ -32,3 +32,12 @@ class SystemSettings(BaseModel):
         validation_alias=env("OLLAMA_BINARY", "ollama_binary"),
         description="The ollama executable used with SPAWN_OLLAMA (a name on PATH or a path).",
     )
+    power_sample_ms: int = Field(
+        500,
+        ge=0,
+        le=5000,
+        validation_alias=env("POWER_SAMPLE_MS", "power_sample_ms"),
+        description="Milliseconds between GPU power readings (NVML, else nvidia-smi) while "
+        "inference requests run, for each request's `energy_j`; 0 = off. Without a reading "
+        "`energy_j` stays null.",
+    )

@@ -573,6 +573,9 @@ class Meter:
             self._fail(exc)
         return LiveView(self._chunks, self._ttfb, self._ttft, self._model, thinking, self._bytes_in)
 
+    def first_byte_seen(self) -> bool:
+        return self._ttfb is not None
+
     def request_head(self) -> bytes:
         """The first request bytes kept (model, options): read by the live view only."""
         return b"".join(self._req_head)

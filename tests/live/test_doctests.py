@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["rates", "snapshot", "gputime", "accounting", "feed", "quota"]
+MODULES = ["rates", "snapshot", "gputime", "accounting", "feed", "energy", "quota"]
 
 
 @pytest.mark.parametrize("name", MODULES)

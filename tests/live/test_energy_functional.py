@@ -1,0 +1,70 @@
+"""Energy per request from an emulated power reading (the fake nvidia-smi): two requests
+share the GPU, each is charged about its share; without a reading energy stays null."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from ollama_proxy import appkeys
+from ollama_proxy.app import create_app
+from ollama_proxy.config import Settings
+from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
+from tests.servers import start_app
+
+FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
+WATTS = 200.0
+
+
+async def _generate(http: aiohttp.ClientSession, url: str, client: str) -> None:
+    body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 30}}
+    async with http.post(
+        f"{url}/api/generate", json=body, headers={"X-Client-Name": client}
+    ) as response:
+        assert response.status == 200
+        await response.read()
+
+
+async def test_energy_from_emulated_power(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}:/usr/bin:/bin")
+    monkeypatch.setenv("FAKE_GPU_POWER_W", str(WATTS))
+    sim = SimulatorConfig(tokens_per_s=30, ttft_s=0.05, load_s=0, num_parallel=2)
+    sim_runner, sim_url = await start_app(create_simulator_app(sim))
+    settings = Settings(
+        upstream=sim_url,
+        listen="127.0.0.1:0",
+        store_urls=[f"sqlite:///{tmp_path}/s.db"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        ps_poll_interval_s=3600,
+        instance_name="box",
+        power_sample_ms=100,
+    )
+    app = create_app(settings)
+    runner, url = await start_app(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await asyncio.gather(_generate(http, url, "a"), _generate(http, url, "b"))
+            await app[appkeys.RECORDER].flush()
+            logs = (await (await http.get(f"{url}/api/stats/logs")).json())["logs"]
+            models = await (await http.get(f"{url}/api/models")).json()
+            clients = await (await http.get(f"{url}/api/stats/clients")).json()
+    finally:
+        await runner.cleanup()
+        await sim_runner.cleanup()
+    assert len(logs) == 2
+    for log in logs:
+        # Two requests side by side on one GPU at a steady 200 W: each about half of
+        # 200 W x its GPU time (sampling and the ends of the window blur it a little).
+        expected = WATTS * log["gpu_ms"] / 1000 / 2
+        assert log["energy_j"] is not None
+        assert 0.6 * expected <= log["energy_j"] <= 1.4 * expected, (log["energy_j"], expected)
+    [model] = [m for m in models if m["model_name"] == "llama3.2"]
+    total = sum(log["energy_j"] for log in logs)
+    assert abs(model["energy_j"] - total) < 0.01
+    tokens = sum(log["completion_tokens"] for log in logs)
+    assert model["j_per_1k_tokens"] == pytest.approx(total * 1000 / tokens, rel=1e-3)
+    assert {c["client"] for c in clients if c["energy_j"]} == {"a", "b"}
