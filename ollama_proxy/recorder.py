@@ -55,6 +55,7 @@ LAG_DEGRADED_S = 10.0  # a store this far behind is reported degraded while it c
 DROP_DEGRADED_S = 300.0  # health stays degraded this long after records were dropped
 _STATE_VALUE = {"ok": 0, "degraded": 1, "down": 2}
 HOT_FRAMES = 64  # frames just journaled, kept so a current shipper need not re-read them
+CATCH_UP_RECORDS = 5000  # at most this many records (a few MB) in memory per shipper
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Shipper:
     async def _next(self) -> _Pending | None:
         """The next batch: from the journal (hot frames first), else from the overflow."""
         rec = self.recorder
-        max_records = rec.settings.batch_max_records
+        max_records = rec.ship_batch()
         position = rec.log.normalise(self.position)
         consumed = self.consumed if position[0] == self.position[0] else 0
         batch = Batch([], [], [])
@@ -520,8 +521,13 @@ class Recorder:
         log.error("journal_segment_quarantined", segment=str(segment.name), reason=str(exc))
 
     # --- writing one batch to one store (what a shipper calls) -------------------------------
+    def ship_batch(self) -> int:
+        """Records a shipper reads and writes at once. Catching up after an outage, a store
+        takes much more per second in large inserts (one transaction, one fsync each)."""
+        return max(self.settings.batch_max_records, CATCH_UP_RECORDS)
+
     async def write(self, store: Store, batch: Batch) -> None:
-        size = self.settings.batch_max_records
+        size = self.ship_batch()
         for start in range(0, len(batch.requests), size):
             await store.write_requests(batch.requests[start : start + size])
         for start in range(0, len(batch.metrics), size):

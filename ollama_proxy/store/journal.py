@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,7 @@ def decode(data: bytes) -> Batch:
     if not isinstance(document, dict):
         return _decode_lines(data)
     if "request_rows" in document:
-        fields = document["request_fields"]
-        requests = [
-            RequestRecord.from_dict(dict(zip(fields, row, strict=True)))
-            for row in document["request_rows"]
-        ]
+        requests = _rows(document["request_fields"], document["request_rows"])
     elif "requests" in document:  # records by field name (until 2026-11-29)
         requests = [RequestRecord.from_dict(item) for item in document["requests"]]
     else:
@@ -90,6 +87,33 @@ def decode(data: bytes) -> Batch:
         ],
     )
 
+
+def _rows(names: list[str], rows: list[list[Any]]) -> list[RequestRecord]:
+    """Records from rows under `names`: the shipper reads every batch back through here, so
+    the known-field filter and the timestamp's position are worked out once per segment."""
+    if tuple(names) == REQUEST_FIELDS:  # this release's own segments: positional
+        stamp = REQUEST_FIELDS.index("timestamp")
+        out = []
+        for row in rows:
+            if isinstance(row[stamp], str):
+                row[stamp] = _parse_time(row[stamp])
+            out.append(RequestRecord(*row))
+        return out
+    keep = [(i, name) for i, name in enumerate(names) if name in _REQUEST_KEYS]
+    out = []
+    for row in rows:
+        values = {name: row[i] for i, name in keep}
+        if isinstance(values.get("timestamp"), str):
+            values["timestamp"] = _parse_time(values["timestamp"])
+        out.append(RequestRecord(**values))
+    return out
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+_REQUEST_KEYS = frozenset(REQUEST_FIELDS)
 
 # Segments outlive releases: keys a later or earlier release wrote, and this one does not know,
 # are dropped (RequestRecord.from_dict does the same), missing ones take their defaults.

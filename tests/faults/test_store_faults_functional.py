@@ -195,6 +195,7 @@ def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+@pytest.mark.timeout(int(120 + 60 * SCALE))
 async def test_silent_store_then_sigkill_loses_only_the_last_second(
     tmp_path: Path, pg_db: str
 ) -> None:
@@ -255,6 +256,7 @@ async def test_silent_store_then_sigkill_loses_only_the_last_second(
     assert rss_silent - rss_before < 20
 
 
+@pytest.mark.timeout(int(120 + 60 * SCALE))
 async def test_refusing_store_backlog_grows_on_disk_and_ships_after(
     tmp_path: Path, pg_db: str
 ) -> None:
@@ -335,6 +337,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.timeout(int(120 + 60 * SCALE))
 async def test_full_journal_disk_records_still_reach_the_store_and_drops_are_exact(
     tmp_path: Path, small_disk: Path, pg_db: str
 ) -> None:

@@ -112,6 +112,7 @@ def test_a_rule_takes_only_plain_identifiers() -> None:
         RetentionRule("request_logs; DROP TABLE x", "timestamp", lambda: 1)
 
 
+@pytest.mark.timeout(int(120 * max(1.0, SCALE)))
 async def test_inserts_stay_fast_during_a_pass(tmp_path: Path) -> None:
     """p99 of 100-record inserts with and without a pass deleting old rows (a figure for
     docs/reliability.md; the shared machine is too noisy for a timed assert)."""
