@@ -158,6 +158,55 @@ def _fleet_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
     return ctx
 
 
+def build_alerts(settings: Settings, app: web.Application) -> Any:
+    """The alert engine; an invalid ALERT_RULES file fails here, at start, naming the line."""
+    from ollama_proxy.alerts.engine import AlertEngine
+    from ollama_proxy.alerts.inputs import AppInputs
+    from ollama_proxy.alerts.notify import Dispatcher
+    from ollama_proxy.alerts.payloads import parse_target
+    from ollama_proxy.alerts.rulesfile import load_rules
+    from ollama_proxy.alerts.store_baselines import store_baselines
+
+    link = settings.alert_dashboard_url or f"http://{settings.listen}/dashboard/"
+    dispatcher = Dispatcher(
+        [parse_target(url) for url in settings.alert_webhooks],
+        instance=settings.instance_name,
+        link=link.rstrip("/") + "/#/alerts",
+        timeout_s=settings.alert_notify_timeout_s,
+    )
+    return AlertEngine(
+        load_rules(settings.alert_rules),
+        eval_interval_s=settings.alert_eval_interval_s,
+        inputs=AppInputs(
+            lambda: app.get(appkeys.SYSTEM),
+            lambda: app.get(appkeys.RECORDER),
+            lambda: app.get(appkeys.FLEET),
+        ),
+        dispatcher=dispatcher,
+        baselines=lambda: store_baselines(app.get(appkeys.STORES) or []),
+    )
+
+
+def _alerts_ctx(engine: Any) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        handler = app[PROXY_HANDLER]
+        submit, observe = handler.submit, engine.observe
+        if submit is None:
+            handler.submit = observe
+        else:
+
+            def both(record: Any) -> None:
+                submit(record)
+                observe(record)
+
+            handler.submit = both
+        await engine.start()
+        yield
+        await engine.stop()
+
+    return ctx
+
+
 def _add_fleet(app: web.Application, settings: Settings, handler: ProxyHandler) -> None:
     from ollama_proxy.fleet.nodes import Fleet
     from ollama_proxy.fleet.spec import parse_node_numbers, parse_rules
@@ -326,6 +375,12 @@ def create_app(
         handler.accounting = Accounting(book)
         if submit is None and with_stores and settings.enable_instrumentation:
             app.cleanup_ctx.append(_quota_ctx(book))  # after the recorder opened the stores
+    if settings.enable_instrumentation:
+        engine = build_alerts(settings, app)
+        app[appkeys.ALERTS] = engine
+        app.cleanup_ctx.append(_alerts_ctx(engine))  # after the recorder: wraps its submit
+        if telemetry is not None:
+            engine.register_gauges(telemetry)
     app.cleanup_ctx.insert(0, _session_ctx(settings))
     if len(settings.nodes) > 1:  # one upstream: the plain path, no fleet at all
         _add_fleet(app, settings, handler)

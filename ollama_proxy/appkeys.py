@@ -15,6 +15,7 @@ from ollama_proxy.config import Settings
 
 if TYPE_CHECKING:
     from ollama_proxy.fleet.nodes import Fleet
+    from ollama_proxy.alerts.engine import AlertEngine
     from ollama_proxy.proxy.handler import InFlight
     from ollama_proxy.recorder import Recorder
     from ollama_proxy.store.base import Store
@@ -31,3 +32,4 @@ INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 STARTED_AT = web.AppKey("started_at", float)  # time.time() at start, for uptime
 SYSTEM: web.AppKey[SystemMonitor] = web.AppKey("system")  # samplers, residency, upstream
 FLEET: web.AppKey[Fleet] = web.AppKey("fleet")  # only with more than one upstream
+ALERTS: web.AppKey[AlertEngine] = web.AppKey("alerts")  # rules, lifecycle, notifiers

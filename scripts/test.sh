@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, installing what it needs on a fresh machine:
 # system packages (Chromium for the dashboard's browser tests, docker-compose v1 to validate
-# the compose files), PostgreSQL if installed but stopped, the Python venv, the dashboard build.
+# the compose files, promtool to check and unit-test the Prometheus alert rules), PostgreSQL
+# if installed but stopped, the Python venv, the dashboard build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -10,6 +11,7 @@ VENV=${VENV:-.venv}
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)  # promtool: deploy/prometheus/alerts.yml
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing system packages: ${need_apt[*]}"

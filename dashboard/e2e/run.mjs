@@ -139,6 +139,32 @@ try {
       await page.waitForSelector('[data-testid="live-idle"]', { timeout: 15000 });
       assert((await answer).includes('"done":true'), "the request completed");
     });
+    await page.click('[data-testid="nav-alerts"]');
+    await page.waitForSelector('[data-testid="page-alerts"]');
+    await check(`alerts page and header badge @${width}`, async () => {
+      await page.waitForSelector('[data-testid="alerts-firing"] tbody tr');
+      const alerts = await api("/api/alerts");
+      const rows = await page.$$eval('[data-testid="alerts-firing"] [data-col="rule"]', (els) => els.map((e) => e.textContent));
+      assert(alerts.firing.length > 0 && rows.length === alerts.firing.length, `${rows.length} rows vs ${alerts.firing.length} firing`);
+      assert(rows[0] === alerts.firing[0].rule, `first row ${rows[0]} vs ${alerts.firing[0].rule}`);
+      const badge = await page.textContent('[data-testid="alerts-badge"]');
+      assert(badge.startsWith(`${alerts.firing.length} firing`) && badge.includes("queue_full"), `badge "${badge}"`);
+      const ruleRows = await page.$$('[data-testid="alert-rules"] tbody tr');
+      assert(ruleRows.length === alerts.rules.length, `${ruleRows.length} rule rows vs ${alerts.rules.length}`);
+    });
+    await check(`silence from the alerts page @${width}`, async () => {
+      await page.selectOption('[data-testid="silence-rule"]', "queue_full");
+      await page.click('[data-testid="silence-add"]');
+      await page.waitForSelector('[data-testid="silences"] tbody tr');
+      const { silences } = await api("/api/alerts/silences");
+      assert(silences.length === 1 && silences[0].rule === "queue_full", JSON.stringify(silences));
+      await page.screenshot({ path: join(shots, `alerts-${width}.png`), fullPage: true });
+      await page.click('[data-testid="silences"] tbody tr button');
+      await page.waitForSelector('[data-testid="silences"]', { state: "detached" });
+      const after = await api("/api/alerts/silences");
+      assert(after.silences.length === 0, `${after.silences.length} silences left`);
+    });
+
     await page.click('[data-testid="nav-logs"]');
     await page.waitForSelector('[data-testid="log-table"]');
     await check(`logs table and filters @${width}`, async () => {

@@ -13,6 +13,7 @@ const VIEWS: Record<Page, React.LazyExoticComponent<() => React.JSX.Element>> = 
   logs: lazy(() => import("./pages/Logs")),
   models: lazy(() => import("./pages/Models")),
   clients: lazy(() => import("./pages/Clients")),
+  alerts: lazy(() => import("./pages/Alerts")),
 };
 
 function pageFromHash(): Page {

@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from ollama_proxy import appkeys
+from ollama_proxy.alerts.routes import add_alert_routes
 from ollama_proxy.api import admin, handlers, overview
 from ollama_proxy.api.handlers import API_STATE, ApiState, json_response
 from ollama_proxy.api.middleware import api_middleware
@@ -53,6 +54,7 @@ def add_api_routes(app: web.Application) -> None:
     router.add_get("/api/config", admin.get_config)
     router.add_post("/api/config", admin.post_config)
     router.add_get("/api/openapi.json", openapi_json)
+    add_alert_routes(app)
 
 
 GET_STATS_PATHS = (
@@ -84,6 +86,9 @@ def add_api_fallback(app: web.Application) -> None:
         ("/api/openapi.json", "GET"),
         ("/api/stats/login", "POST"),
         ("/api/stats/logout", "POST"),
+        ("/api/alerts", "GET"),
+        ("/api/alerts/silences", "GET, POST"),
+        ("/api/alerts/silences/{id}", "DELETE"),
     ):
         router.add_route("*", path, handlers.method_not_allowed(allowed))
     router.add_route("*", "/api/stats/{tail:.*}", handlers.not_found)

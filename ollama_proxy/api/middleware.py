@@ -39,7 +39,7 @@ OPEN_PREFIXES = (
     "/api/stats/logout",
     "/dashboard",
 )
-CORS_METHODS = "GET, POST, OPTIONS"
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, Cache-Control"
 
 

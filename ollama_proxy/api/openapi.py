@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ollama_proxy import __version__
+from ollama_proxy.alerts import schemas as alert_schemas
 from ollama_proxy.api import schemas
 from ollama_proxy.stats import query as q
 
@@ -30,6 +31,10 @@ COMPONENT_MODELS: tuple[type[BaseModel], ...] = (
     schemas.ConfigUpdate,
     schemas.ConfigApplied,
     schemas.LoginBody,
+    alert_schemas.AlertsPage,
+    alert_schemas.SilenceBody,
+    alert_schemas.SilenceList,
+    alert_schemas.SilenceView,
 )
 
 
@@ -142,7 +147,70 @@ def _paths() -> dict[str, Any]:
     detail["get"]["responses"]["404"] = error("No request with this id.")
     paths["/api/stats/logs/{id}"] = detail
     paths.update(_admin_paths())
+    paths.update(_alert_paths())
     return paths
+
+
+def _alert_paths() -> dict[str, Any]:
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+    common = {
+        "401": error("ADMIN_TOKEN is set and the request has no valid token."),
+        "503": error("Alerts are off (ENABLE_INSTRUMENTATION=false or the stand-alone API)."),
+    }
+    history = {
+        "name": "history",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        "description": "How many recently resolved alerts to list (0-200, default 50).",
+    }
+    return {
+        "/api/alerts": {
+            "get": {
+                "summary": "Firing and pending alerts, recent history, silences, rules",
+                "security": security,
+                "parameters": [history],
+                "responses": {
+                    "200": answer("OK", alert_schemas.AlertsPage),
+                    "400": error("history out of range."),
+                    **common,
+                },
+            }
+        },
+        "/api/alerts/silences": {
+            "get": {
+                "summary": "Active silences",
+                "security": security,
+                "responses": {"200": answer("OK", alert_schemas.SilenceList), **common},
+            },
+            "post": {
+                "summary": "Silence the notifications of matching alerts until it expires",
+                "security": security,
+                "requestBody": body(alert_schemas.SilenceBody),
+                "responses": {
+                    "201": answer("Created", alert_schemas.SilenceView),
+                    "400": error("Invalid body: `field` names the problem."),
+                    "409": error("Too many silences."),
+                    "413": error("Body too large."),
+                    **common,
+                },
+            },
+        },
+        "/api/alerts/silences/{id}": {
+            "delete": {
+                "summary": "Remove a silence",
+                "security": security,
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "204": {"description": "Removed"},
+                    "404": error("No silence with this id."),
+                    **common,
+                },
+            }
+        },
+    }
 
 
 def _admin_paths() -> dict[str, Any]:

@@ -5,7 +5,7 @@ reads `os.environ`. Invalid values fail at start with a message naming the varia
 accepted values.
 
 Each concern declares its settings in its own module (`process`, `proxy`, `fleet`, `stores`,
-`system`, `access`, `capture`, `api`, `telemetry`); `Settings` combines them into one flat
+`system`, `access`, `capture`, `api`, `telemetry`, `alerts`); `Settings` combines them into one flat
 object, so a setting is `settings.upstream` wherever it is declared. A new setting goes into
 the module of its concern, with an env name (`validation_alias`) and a `description`; `make
 docs` then regenerates the README table and `.env.example`. Validator names must be unique
@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from yarl import URL
 
 from ollama_proxy.config.access import AccessSettings
+from ollama_proxy.config.alerts import AlertSettings
 from ollama_proxy.config.api import ApiSettings
 from ollama_proxy.config.capture import CaptureSettings, parse_pattern_list
 from ollama_proxy.config.fleet import FleetSettings
@@ -61,6 +62,7 @@ __all__ = [
 # first.
 class Settings(
     BaseSettings,
+    AlertSettings,
     TelemetrySettings,
     ApiSettings,
     CaptureSettings,

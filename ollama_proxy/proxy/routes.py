@@ -18,6 +18,7 @@ OWN_ROUTE_PREFIXES: tuple[str, ...] = (
     "/api/health",
     "/api/config",
     "/api/openapi.json",
+    "/api/alerts",
     "/metrics",
     "/dashboard",
 )

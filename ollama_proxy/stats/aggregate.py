@@ -65,6 +65,8 @@ PCT_MEASURES: dict[str, tuple[str, float]] = {
 }
 COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens")
 ALL_PCTS = tuple(PCT_MEASURES)
+# Asked for by name only (the alerts' 7-day decode-speed baselines), not by every endpoint.
+PCT_MEASURES["decode_p50"] = ("decode_tps", 0.5)
 # "models": the distinct model names of a group (clients table); dialect-specific.
 
 

@@ -18,6 +18,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ollama_proxy import appkeys
+from ollama_proxy.alerts.engine import AlertEngine
+from ollama_proxy.alerts.rulesfile import load_rules
 from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.records import RequestRecord
@@ -110,6 +112,7 @@ def build_app(settings: Settings, store: Any) -> web.Application:
     app[appkeys.SETTINGS] = settings
     app[appkeys.STARTED_AT] = time.time() - 7200
     app[appkeys.STORES] = [store]
+    app[appkeys.ALERTS] = AlertEngine(load_rules(""), eval_interval_s=15)
     add_api_routes(app)
     add_api_fallback(app)
     return app

@@ -12,16 +12,31 @@ import sys
 import tempfile
 from pathlib import Path
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ollama_proxy import appkeys  # noqa: E402
+from ollama_proxy.alerts.engine import AlertEngine  # noqa: E402
 from ollama_proxy.app import create_app  # noqa: E402
 from ollama_proxy.config import Settings  # noqa: E402
 from ollama_proxy.demo import generate_traffic  # noqa: E402
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app  # noqa: E402
 from ollama_proxy.simulator.state import SIMULATOR  # noqa: E402
 from tests.servers import start_app  # noqa: E402
+
+
+async def fire_an_alert(sim_url: str, proxy_url: str, engine: AlertEngine) -> None:
+    async with aiohttp.ClientSession() as http:
+        await http.post(f"{sim_url}/_sim/faults", json={"queue_full": True, "count": 1})
+        body = {"model": "llama3.2", "prompt": "hi", "stream": False}
+        async with http.post(f"{proxy_url}/api/generate", json=body) as response:
+            assert response.status == 503, response.status
+            await response.read()
+    async with asyncio.timeout(10):  # the record reaches the engine after the response
+        while not engine.queued:
+            await asyncio.sleep(0.01)
 
 
 async def main() -> None:
@@ -40,6 +55,8 @@ async def main() -> None:
     runner, url = await start_app(app)
     await generate_traffic(url, requests=80, seed=11, concurrency=4)
     await app[appkeys.SYSTEM].poll_once()  # residency and system samples, without waiting
+    await fire_an_alert(sim_url, url, app[appkeys.ALERTS])
+    app[appkeys.ALERTS].evaluate_once()  # queue_full fires: the header badge and Alerts page
     await app[appkeys.RECORDER].flush()
     # The stored traffic is done: from now on answers stream at 10 tokens/s, so the Live
     # page can watch a request arrive, advance and leave.

@@ -2,6 +2,10 @@ import { TIME_RANGES, useSettings, type TimeRange } from "../context/Settings";
 import { useFetchStats } from "../hooks/useFetchStats";
 import { BUTTON, INPUT } from "./ui";
 
+interface FiringAlerts {
+  firing: { rule: string; labels: Record<string, string> }[];
+}
+
 export interface Health {
   status: "healthy" | "degraded" | "unhealthy";
   reasons: string[];
@@ -37,7 +41,7 @@ const DOT: Record<string, string> = {
   unhealthy: "bg-red-500",
 };
 
-export const PAGES = ["overview", "live", "performance", "logs", "models", "clients"] as const;
+export const PAGES = ["overview", "live", "performance", "logs", "models", "clients", "alerts"] as const;
 export type Page = (typeof PAGES)[number];
 
 export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => void }) {
@@ -45,6 +49,8 @@ export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => vo
   const health = useFetchStats<Health>("/api/health");
   const status = health.data?.status ?? (health.error ? "unhealthy" : "…");
   const reasons = health.data?.reasons?.join("\n") || (health.error ? health.error.message : "all good");
+  const alerts = useFetchStats<FiringAlerts>("/api/alerts", { history: 0 });
+  const firing = alerts.data?.firing ?? [];
   return (
     <header className="sticky top-0 z-10 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-950/90">
       <div className="mx-auto flex max-w-7xl flex-wrap items-center gap-3 px-4 py-3">
@@ -61,6 +67,17 @@ export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => vo
             store {alert}
           </span>
         ))}
+        {firing.length ? (
+          <button
+            type="button"
+            onClick={() => setPage("alerts")}
+            data-testid="alerts-badge"
+            title={firing.map((a) => a.rule).join("\n")}
+            className="rounded-full bg-red-600 px-2 py-0.5 text-xs font-semibold text-white"
+          >
+            {firing.length} firing: {[...new Set(firing.map((a) => a.rule))].join(", ")}
+          </button>
+        ) : null}
         <div className="ml-auto flex flex-wrap items-center gap-2">
           <select aria-label="time range" className={INPUT} value={range} onChange={(e) => setRange(e.target.value as TimeRange)}>
             {TIME_RANGES.map((r) => (
