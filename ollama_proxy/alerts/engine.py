@@ -40,6 +40,7 @@ from ollama_proxy.records import RequestRecord
 log = structlog.get_logger("ollama_proxy.alerts")
 
 PENDING_MAX = 100_000  # records between two evaluations; beyond, the oldest are dropped
+FOLD_SLICE = 2_000  # records folded between two yields to the event loop (a few ms)
 BASELINE_REFRESH_S = 3600.0
 ALERTMANAGER_RESEND_S = 60.0  # Alertmanager resolves an alert not re-sent within 5 min
 HISTORY_MAX = 200
@@ -117,11 +118,11 @@ class AlertEngine:
         return len(self._queued)
 
     # --- evaluation ------------------------------------------------------------------------
-    def fold(self, now: float) -> None:
-        """Move the queued records into the window (at evaluation time, off the request path)."""
+    def fold(self, now: float, limit: int = PENDING_MAX) -> None:
+        """Move queued records into the window (at evaluation time, off the request path)."""
         add, min_load = self.window.add, self._min_load_ms
         queued = self._queued
-        while queued:
+        for _ in range(min(limit, len(queued))):
             r = queued.popleft()
             ok = r.status == "success"
             add(
@@ -206,7 +207,11 @@ class AlertEngine:
             await self.dispatcher.stop()
 
     async def _tick(self) -> None:
-        self.evaluate_once()
+        now = self._clock()
+        while len(self._queued) > FOLD_SLICE:  # a burst: fold it in slices, the loop breathes
+            self.fold(now, FOLD_SLICE)
+            await asyncio.sleep(0)
+        self.evaluate_once(now)
 
     async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
