@@ -14,8 +14,8 @@ from aiohttp import web
 from ollama_proxy.config import Settings
 
 if TYPE_CHECKING:
-    from ollama_proxy.fleet.nodes import Fleet
     from ollama_proxy.alerts.engine import AlertEngine
+    from ollama_proxy.fleet.nodes import Fleet
     from ollama_proxy.proxy.handler import InFlight
     from ollama_proxy.recorder import Recorder
     from ollama_proxy.store.base import Store

@@ -35,6 +35,7 @@ rules:
   store_backlog: {resolve_after: 0s}
 """
 MODEL = "llama3.2:latest"
+SIM_URL = "{sim}"  # in `upstreams` overrides: the simulator's URL
 
 
 @dataclass
@@ -116,6 +117,9 @@ async def make_stack(
         "metrics_export_interval": 3600,
         "ps_poll_interval_s": 3600,
     }
+    upstreams = overrides.get("upstreams")
+    if upstreams:  # SIM_URL stands for the simulator started here
+        overrides["upstreams"] = [u.replace(SIM_URL, sim_url) for u in upstreams]
     app = create_app(Settings(**(values | overrides)))
     runner, url = await start_app(app)
     stack = AlertStack(url, sim_url, app, sim_app, receivers, aiohttp.ClientSession(), sim_runner)
@@ -138,4 +142,4 @@ async def close(stack: AlertStack, runners: list[web.AppRunner]) -> None:
         await receiver.close()
 
 
-__all__ = ["SIMULATOR", "MODEL", "AlertStack", "make_stack", "close", "until"]
+__all__ = ["SIMULATOR", "MODEL", "SIM_URL", "AlertStack", "make_stack", "close", "until"]

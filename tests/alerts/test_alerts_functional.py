@@ -7,11 +7,23 @@ passes without waiting; the webhook receiver sees one message per firing and per
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+from aiohttp import web
 
 from ollama_proxy import appkeys
 from ollama_proxy.alerts.rules import Baseline
 from ollama_proxy.system.samplers import GpuSample, SystemSample
-from tests.alerts.conftest import MODEL, SIMULATOR, AlertStack
+from tests.alerts.conftest import (
+    MODEL,
+    SIM_URL,
+    SIMULATOR,
+    AlertStack,
+    close,
+    make_stack,
+    until,
+)
+from tests.alerts.receiver import Receiver
 from tests.servers import start_app
 
 
@@ -153,3 +165,24 @@ async def test_silence_mutes_notifications(stack: AlertStack) -> None:
     for bad in ({"duration_s": 60}, {"rule": "nope", "duration_s": 60}, {"rule": "queue_full"}):
         async with stack.http.post(url, json=bad) as response:
             assert response.status == 400, bad
+
+
+async def test_upstream_down_per_fleet_node(tmp_path: Path) -> None:
+    runner, dead_url = await start_app(web.Application())
+    await runner.cleanup()  # node b: a port nothing answers on any more
+    stack, runners = await make_stack(
+        tmp_path,
+        [Receiver()],
+        upstreams=[f"a={SIM_URL}", f"b={dead_url}"],
+        fleet_ps_interval_s=0.05,
+    )
+    try:
+        fleet = stack.app[appkeys.FLEET]
+        await until(lambda: not fleet.by_name["b"].healthy)
+        assert stack.step(0) == ["upstream_down:firing"]
+        [firing] = await stack.notified("upstream_down", 1)
+        assert firing["labels"]["node"] == "b"
+        fleet.by_name["b"].healthy = True  # what an answered probe of node b does
+        assert stack.step(1) == ["upstream_down:resolved"]
+    finally:
+        await close(stack, runners)
