@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -105,6 +106,17 @@ def _warn_if_exposed(settings: Settings) -> None:
         structlog.get_logger("ollama_proxy.cli").warning("no_admin_token", message=warning)
 
 
+@contextmanager
+def _refusing_bad_stores() -> Iterator[None]:
+    """A store that can never work ends the start with one line, not a traceback."""
+    from ollama_proxy.store.preflight import StoreOpenError
+
+    try:
+        yield
+    except StoreOpenError as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
@@ -123,15 +135,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     settle_gc()
-    web.run_app(
-        app,
-        host=settings.listen_host,
-        port=settings.listen_port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        handler_cancellation=True,
-        access_log=None,
-        print=None,
-    )
+    with _refusing_bad_stores():
+        web.run_app(
+            app,
+            host=settings.listen_host,
+            port=settings.listen_port,
+            shutdown_timeout=settings.shutdown_grace_s,
+            handler_cancellation=True,
+            access_log=None,
+            print=None,
+        )
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -143,14 +156,15 @@ def cmd_api(args: argparse.Namespace) -> None:
     _warn_if_exposed(settings)
     install_fast_loop(settings.use_uvloop)
     print(f"ollama-proxy api: stats API and dashboard on http://{settings.listen}", file=sys.stderr)
-    web.run_app(
-        create_api_app(settings),
-        host=settings.listen_host,
-        port=settings.listen_port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        access_log=None,
-        print=None,
-    )
+    with _refusing_bad_stores():
+        web.run_app(
+            create_api_app(settings),
+            host=settings.listen_host,
+            port=settings.listen_port,
+            shutdown_timeout=settings.shutdown_grace_s,
+            access_log=None,
+            print=None,
+        )
 
 
 def cmd_settings(args: argparse.Namespace) -> None:

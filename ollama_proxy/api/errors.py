@@ -51,3 +51,22 @@ def from_http_exception(error: web.HTTPException) -> web.Response:
     """aiohttp's 404/405/413 ... in our shape (keeping Allow etc.)."""
     headers = {k: v for k, v in error.headers.items() if k.lower() in ("allow",)}
     return error_response(error.status, error.reason, None, headers)
+
+
+# Exceptions raised by the store drivers, named by their top-level package so none of them has
+# to be imported here (each is an optional extra).
+STORE_PACKAGES = frozenset(
+    {"sqlalchemy", "asyncpg", "aiosqlite", "sqlite3", "aiochclient", "chdb", "clickhouse_connect"}
+)
+
+
+def is_store_failure(error: BaseException) -> bool:
+    """A store that is down or refused the query (not a bug of ours): 503, not 500."""
+    if isinstance(error, OSError | TimeoutError | ConnectionError):
+        return True
+    return any(cls.__module__.split(".")[0] in STORE_PACKAGES for cls in type(error).__mro__)
+
+
+def store_unavailable(error: BaseException) -> web.Response:
+    cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return error_response(503, f"store unavailable: {type(error).__name__}: {cause[:300]}")

@@ -20,6 +20,8 @@ from ollama_proxy.api.errors import (
     from_api_error,
     from_http_exception,
     from_query_error,
+    is_store_failure,
+    store_unavailable,
 )
 from ollama_proxy.proxy.headers import target_error
 from ollama_proxy.proxy.routes import is_own_route
@@ -94,7 +96,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         if error.status < 400:
             raise
         return from_http_exception(error)
-    except Exception:
+    except Exception as error:
+        if is_store_failure(error):
+            log.warning("store_unavailable", path=request.path, error=str(error)[:300])
+            return store_unavailable(error)
         # Never a bare 500 page: the error shape, and the details only in our log.
         log.exception("api_error", path=request.path)
         return error_response(500, "internal error; see the proxy log", None)

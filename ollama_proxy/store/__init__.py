@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ollama_proxy.config import Settings
+from ollama_proxy.store import preflight
 from ollama_proxy.store.base import Store
 
 __all__ = ["Store", "open_store", "open_stores"]
@@ -63,7 +64,18 @@ def _sql_store(url: str, settings: Settings) -> Store:
 
 async def open_stores(settings: Settings) -> list[Store]:
     """Every configured store, opened; one that is down is returned too (marked down)."""
-    stores = [open_store(url, settings) for url in settings.effective_store_urls()]
+    urls = settings.effective_store_urls()
+    for url in urls:
+        problem = preflight.sqlite_problem(url)
+        if problem:
+            raise preflight.refuse(url, problem)
+    stores = [open_store(url, settings) for url in urls]
     for store in stores:
         await store.open()
+        report = store.health()
+        error = str(report.get("error") or "")
+        if not report.get("healthy") and preflight.fatal_cause(error):
+            for opened in stores:
+                await opened.close()
+            raise preflight.refuse(store.url, error)
     return stores
