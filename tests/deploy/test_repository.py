@@ -1,0 +1,39 @@
+"""The repository is for whoever picks it up: no paths of one particular machine in it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Home and work folders of a particular machine; generic ones (/tmp, /usr/bin, /data inside a
+# container) are fine.
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|home/[a-z][\w-]*|Users/[A-Za-z][\w-]*)/")
+
+
+def tracked_text_files() -> list[Path]:
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    files = [ROOT / name.decode() for name in names if name]
+    return [f for f in files if f.is_file() and f.suffix not in (".png", ".jpg", ".ico", ".woff2")]
+
+
+def test_no_machine_paths_in_the_repository() -> None:
+    found = []
+    for path in tracked_text_files():
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if MACHINE_PATH.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:80]}")
+    assert not found, "\n".join(found)
+
+
+def test_contributing_replaces_the_team_notes() -> None:
+    assert (ROOT / "CONTRIBUTING.md").is_file()
+    assert not (ROOT / "docs" / "TEAM.md").exists()
+    assert not (ROOT / "docs" / "HELPER_PREAMBLE.md").exists()
