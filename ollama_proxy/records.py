@@ -15,6 +15,7 @@ from operator import attrgetter
 from typing import Any, Literal
 
 Status = Literal["success", "error", "cancelled"]
+UsageSource = Literal["reported", "estimated", "none"]
 
 
 def utcnow() -> datetime:
@@ -92,6 +93,19 @@ class RequestRecord:
     node: str = ""  # the Ollama node that answered (several, comma-separated, for unions)
     route_reason: str = ""  # why that node: loaded, affinity, on_disk, pinned, forced, only, ...
     attempts: int = 1  # nodes tried (failover before the first response byte)
+    # Where the token counts came from (UsageSource): the upstream's usage, the meter's count
+    # of streamed chunks, or nowhere (no model ran, or nothing was said): then the counts read
+    # as null. Left empty, it is derived from `inference` and `estimated` (older records).
+    usage_source: str = ""
+    model_requested: str = ""  # the model as the client named it (`model` is canonical)
+    thinking_tokens: int | None = None  # None: the model did not think (or nobody could tell)
+    thinking_ms: float | None = None  # first thinking chunk to the first answer chunk
+    ttft_answer_ms: float | None = None  # time to the first chunk of the answer itself
+    thinking_estimated: bool = False  # thinking_tokens is the meter's count, not upstream's
+
+    def __post_init__(self) -> None:
+        if not self.usage_source:
+            self.usage_source = legacy_usage_source(self.inference, self.estimated)
 
     @property
     def total_tokens(self) -> int:
@@ -108,6 +122,17 @@ class RequestRecord:
         if isinstance(values.get("timestamp"), str):
             values["timestamp"] = datetime.fromisoformat(values["timestamp"])
         return cls(**values)
+
+
+def legacy_usage_source(inference: object, estimated: object) -> UsageSource:
+    """usage_source of a record written before it existed (the store migrations agree).
+
+    >>> legacy_usage_source(False, False), legacy_usage_source(True, True)
+    ('none', 'estimated')
+    """
+    if not inference:
+        return "none"
+    return "estimated" if estimated else "reported"
 
 
 REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
@@ -127,7 +152,13 @@ NULLABLE_FLOAT_FIELDS: tuple[str, ...] = (
     "gpu_ms",
     "load_charged_ms",
     "energy_j",
+    "thinking_ms",
+    "ttft_answer_ms",
 )
+# Integer counts that are None when unknown.
+NULLABLE_INT_FIELDS: tuple[str, ...] = ("thinking_tokens",)
+# Token counts read as null (not 0) when the record's usage_source is "none".
+USAGE_FIELDS: tuple[str, ...] = ("prompt_tokens", "cached_tokens", "completion_tokens")
 
 
 @dataclass(slots=True)

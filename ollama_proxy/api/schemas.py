@@ -123,7 +123,7 @@ class LogEntry(BaseModel):
     id: str
     timestamp: str
     model: str
-    tokens: int
+    tokens: int | None  # null when usage_source is "none" (no model ran, nothing reported)
     latency: float
     status: Literal["success", "error", "cancelled"]
     request_id: str
@@ -140,10 +140,10 @@ class LogEntry(BaseModel):
     error_type: str
     error_message: str
     stream: bool
-    prompt_tokens: int
-    cached_tokens: int
-    completion_tokens: int
-    tokens_generated: int
+    prompt_tokens: int | None
+    cached_tokens: int | None
+    completion_tokens: int | None
+    tokens_generated: int | None
     estimated: bool
     chunks: int
     latency_ms: float
@@ -163,6 +163,12 @@ class LogEntry(BaseModel):
     gpu_ms: float | None = None
     load_charged_ms: float | None = None
     energy_j: float | None = None
+    usage_source: Literal["reported", "estimated", "none"]
+    model_requested: str
+    thinking_tokens: int | None
+    thinking_ms: float | None
+    ttft_answer_ms: float | None
+    thinking_estimated: bool
 
 
 class LogsPage(BaseModel):
@@ -197,6 +203,8 @@ class ModelStats(BaseModel):
     gpu_share: float | None = None  # of all groups' GPU + load time in the answer
     energy_j: float | None = None  # null: no power reading
     j_per_1k_tokens: float | None = None  # joules per 1,000 output tokens
+    thinking_tokens: int  # thinking (reasoning) tokens of the model's requests in the range
+    avg_thinking_ms: float | None  # mean first-thinking-to-first-answer time, thinking requests
 
 
 class QuotaUsage(BaseModel):

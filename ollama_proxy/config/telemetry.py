@@ -79,3 +79,16 @@ class TelemetrySettings(BaseModel):
         description="When set (`--metrics-json FILE`), a JSON snapshot of every metric is "
         "written there every METRICS_EXPORT_INTERVAL seconds (atomic replace).",
     )
+    max_model_labels: int = Field(
+        200,
+        ge=0,
+        validation_alias=env("MAX_MODEL_LABELS", "max_model_labels"),
+        description="Most distinct model names metrics carry; the rest are labelled `other`. "
+        "Only names Ollama answered with a 2xx take a label.",
+    )
+    max_client_labels: int = Field(
+        500,
+        ge=0,
+        validation_alias=env("MAX_CLIENT_LABELS", "max_client_labels"),
+        description="Most distinct client values metrics carry; the rest are labelled `other`.",
+    )

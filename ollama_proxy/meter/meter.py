@@ -36,6 +36,7 @@ from ollama_proxy.meter.decoders import (
     SSEDecoder,
     SSEEvent,
 )
+from ollama_proxy.meter.names import canonical_model, clip
 from ollama_proxy.operations import Route
 from ollama_proxy.records import RequestRecord
 
@@ -123,10 +124,40 @@ class _Framing:
     separator: bytes  # ends a unit; bytes ending in it leave the decoder nothing partial
     plain_end: bytes  # ends a plain unit
     count_plain: Callable[[bytes], int]
+    thinking: bytes  # marks a unit carrying thinking
 
 
-_NDJSON_FRAMING = _Framing(b"\n", _NDJSON_PLAIN_END, plain_ndjson_lines)
-_SSE_FRAMING = _Framing(b"\n\n", _SSE_PLAIN_END, plain_sse_events)
+# Go omits an empty `thinking`; OpenAI-style deltas call it `reasoning` or `reasoning_content`.
+_NATIVE_THINKING = b'"thinking":"'
+_SSE_THINKING = b'"reasoning'
+_NDJSON_FRAMING = _Framing(b"\n", _NDJSON_PLAIN_END, plain_ndjson_lines, _NATIVE_THINKING)
+_SSE_FRAMING = _Framing(b"\n\n", _SSE_PLAIN_END, plain_sse_events, _SSE_THINKING)
+
+
+def native_line_kind(line: bytes) -> tuple[bool, bool]:
+    """(thinking, answer) of a native intermediate line, by substring (no parsing).
+
+    >>> native_line_kind(b'{"response":"","thinking":"so","done":false}')
+    (True, False)
+    >>> native_line_kind(b'{"response":"Hi","done":false}')
+    (False, True)
+    """
+    if _NATIVE_THINKING not in line:
+        return False, True
+    empty = b'"response":"",' in line or b'"content":"",' in line
+    return True, not empty or b'"tool_calls"' in line
+
+
+def sse_data_kind(data: bytes) -> tuple[bool, bool]:
+    """(thinking, answer) of an OpenAI chunk's data, by substring (no parsing).
+
+    >>> sse_data_kind(b'{"choices":[{"delta":{"content":"","reasoning":"so"}}]}')
+    (True, False)
+    """
+    if _SSE_THINKING not in data:
+        return False, True
+    answer = b'"content":"' in data and b'"content":""' not in data
+    return True, answer or b'"tool_calls"' in data
 
 
 # A native `"thinking":"..."` field with text, or an OpenAI reasoning delta.
@@ -187,6 +218,7 @@ class Meter:
 
     __slots__ = (
         "_aligned",
+        "_answer",
         "_bytes_in",
         "_bytes_out",
         "_chunks",
@@ -206,6 +238,9 @@ class Meter:
         "_started",
         "_status",
         "_terminal",
+        "_think_at",
+        "_thinking",
+        "_thinking_text",
         "_ttfb",
         "_ttft",
         "_unparsable",
@@ -233,6 +268,10 @@ class Meter:
         self._status = 0
         self._ttfb: float | None = None
         self._ttft: float | None = None
+        self._answer: float | None = None  # first chunk carrying the answer (not thinking)
+        self._think_at: float | None = None  # first chunk carrying thinking
+        self._thinking = 0  # chunks that carried thinking
+        self._thinking_text = 0  # characters of thinking in a non-streamed body
         self._chunks = 0  # lines/events that carried output
         self._usage: u.Usage | None = None
         self._usage_estimated = False  # usage exists but part of it is Ollama's estimate
@@ -312,7 +351,7 @@ class Meter:
             self._bytes_out += len(chunk)
             mode = self._mode
             if mode is NDJSON or mode is SSE:
-                if self._aligned and self._ttft is not None:  # the hot path
+                if self._aligned and self._answer is not None:  # the hot path
                     if chunk.endswith(self._framing.separator):
                         # Whole lines or events after the first output: their times no longer
                         # matter, only what they hold, so they are held and metered together
@@ -347,14 +386,15 @@ class Meter:
     def _stream_chunk(self, chunk: bytes, now: float) -> None:
         decoder: NDJSONDecoder | SSEDecoder = self._decoder  # type: ignore[assignment]
         separator = self._framing.separator
-        if self._aligned and self._ttft is None:
+        if self._aligned and self._answer is None:
             # The first unit goes the general way (it sets the TTFT and the model); the plain
-            # ones that usually follow it in the same chunk need not.
+            # ones that usually follow it in the same chunk need not, once the answer began
+            # (until then each unit may be thinking, and the first answer's time matters).
             end = chunk.find(separator) + len(separator)
             if len(separator) <= end < len(chunk):
                 self._handle(decoder.feed(chunk[:end]), now)
                 chunk = chunk[end:]
-                if self._ttft is not None:
+                if self._answer is not None:
                     chunk = self._count_plain(chunk)
                 if not chunk:
                     return
@@ -380,10 +420,13 @@ class Meter:
         if end < 0:
             return chunk
         end += len(framing.plain_end)
-        plain = framing.count_plain(chunk if end == len(chunk) else chunk[:end])
+        run = chunk if end == len(chunk) else chunk[:end]
+        plain = framing.count_plain(run)
         if not plain:
             return chunk
         self._chunks += plain
+        if self._thinking:  # a model that thought may think again after answering
+            self._thinking += run.count(framing.thinking)
         return chunk[end:]
 
     # --- NDJSON (native) ---------------------------------------------------------------------
@@ -393,8 +436,8 @@ class Meter:
             # An intermediate line: `"done":false}` closing a `{` line is the outer object's
             # last key (see _NDJSON_PLAIN_END), so its ending settles it.
             if line.__class__ is bytes and line.endswith(_INTERMEDIATE_END) and line[0] == 123:
-                if self._ttft is None:
-                    self._output(now, line)
+                if self._answer is None or self._thinking:
+                    self._output(now, line, *native_line_kind(line))
                 else:
                     self._chunks += 1
                 continue
@@ -407,7 +450,7 @@ class Meter:
             elif line[0] != 123 or (line[-1] != 125 and line.rstrip()[-1:] != b"}"):  # { }
                 self._unparsable += 1
             else:
-                self._output(now, line)
+                self._output(now, line, *native_line_kind(line))
 
     def _native_object(self, obj: Any, line: bytes, now: float) -> None:
         if obj is _UNPARSABLE or not isinstance(obj, dict):
@@ -419,11 +462,12 @@ class Meter:
         elif obj.get("done") is True:
             self._native_final(obj, now, line)
         else:
-            self._output(now, line)
+            self._output(now, line, *u.native_output_kind(obj))
 
     def _native_final(self, obj: dict[str, Any], now: float, line: bytes | None) -> None:
-        if u.native_has_output(obj):
-            self._output(now, line)
+        thinking, answer = u.native_output_kind(obj)
+        if thinking or answer:
+            self._output(now, line, thinking, answer)
         self._usage = u.native(obj)
         self._terminal = True
 
@@ -454,7 +498,7 @@ class Meter:
             elif data[:1] != b"{":
                 self._unparsable += 1
             elif b'"content":""}' not in data:  # an empty delta is no output
-                self._output(now, data)
+                self._output(now, data, *sse_data_kind(data))
 
     def _openai_object(self, obj: Any, data: bytes, now: float) -> None:
         if obj is _UNPARSABLE or not isinstance(obj, dict):
@@ -476,12 +520,17 @@ class Meter:
         reason = u.finish_reason(obj)
         if reason:
             self._done_reason = reason
-        if u.has_output(obj):
-            self._output(now, data)
+        thinking, answer = u.openai_output_kind(obj)
+        if thinking or answer:
+            self._output(now, data, thinking, answer)
 
     def _named_event(self, name: str, data: bytes, now: float) -> None:
         if name == "content_block_delta" or name.endswith(".delta"):
-            self._output(now, data)
+            # Anthropic thinking blocks stream thinking_delta (and a signature_delta); the
+            # Responses API streams response.reasoning_*.delta events.
+            thinking = b'"thinking_delta"' in data or b'"signature_delta"' in data
+            thinking = thinking or "reasoning" in name
+            self._output(now, data, thinking, not thinking)
         elif name == "message_delta":
             self._anthropic_delta(_loads(data))
         elif name == "message_stop" or name == "response.completed":
@@ -539,8 +588,16 @@ class Meter:
 
     # --- shared ------------------------------------------------------------------------------
 
-    def _output(self, now: float, data: bytes | None) -> None:
+    def _output(
+        self, now: float, data: bytes | None, thinking: bool = False, answer: bool = True
+    ) -> None:
         self._chunks += 1
+        if thinking:
+            self._thinking += 1
+            if self._think_at is None:
+                self._think_at = now
+        if answer and self._answer is None:
+            self._answer = now
         if self._ttft is None:
             self._ttft = now
             if data is not None and not self._model:
@@ -642,6 +699,7 @@ class Meter:
         self._usage = self._body_usage(obj)
         if self._usage is not None:
             self._model = self._usage.model
+        self._thinking_text = len(u.thinking_text(obj))
 
     def _body_usage(self, obj: dict[str, Any]) -> u.Usage | None:
         """Usage of a non-streamed body, by its shape first and the route's flavour second."""
@@ -666,8 +724,9 @@ class Meter:
         record.latency_ms = (now - started) * 1000
         record.ttfb_ms = None if self._ttfb is None else (self._ttfb - started) * 1000
         streamed = self._mode in (NDJSON, SSE)
-        if streamed and self._route.inference and self._ttft is not None:
-            record.ttft_ms = (self._ttft - started) * 1000
+        if streamed and self._route.inference:
+            record.ttft_ms = _since(self._ttft, started)
+            record.ttft_answer_ms = _since(self._answer, started)
         record.http_status = self._status
         record.bytes_in = self._bytes_in
         record.bytes_out = self._bytes_out
@@ -677,7 +736,11 @@ class Meter:
         # response left something unsaid: its model, or whether it streamed.
         wanted = self._keep_request and (not answered or not self._mode)
         model, requested_stream = self._request_fields() if wanted else ("", None)
-        record.model = answered or model or record.model
+        # Ollama echoes the model as the client named it; the record's `model` is its
+        # canonical name (one per model), `model_requested` the text sent, both bounded.
+        requested = clip(answered or model or record.model)
+        record.model_requested = requested
+        record.model = canonical_model(requested)
         if self._mode:
             record.stream = streamed
         else:  # no response at all: what the client asked for (native streams by default)
@@ -688,12 +751,21 @@ class Meter:
 
     def _fill_usage(self, record: RequestRecord) -> None:
         usage = self._usage
-        if usage is None:
-            # No usage from Ollama: record what was seen and say so, invent nothing.
-            record.estimated = self._route.inference and self._status < 400
-            record.completion_tokens = self._chunks
-            record.done_reason = self._done_reason
+        self._fill_thinking(record, usage)
+        record.done_reason = self._done_reason
+        if not self._route.inference:
+            # Pull/push/create progress lines, tags, show...: no model ran, no tokens exist.
+            record.usage_source, record.estimated = "none", False
             return
+        if usage is None:
+            # No usage from Ollama: a stream's output chunks are the estimate (one token
+            # each in Ollama's streams); anything else says nothing about tokens.
+            counted = self._status < 400 and self._mode in (NDJSON, SSE)
+            record.usage_source = "estimated" if counted else "none"
+            record.estimated = counted
+            record.completion_tokens = self._chunks if counted else 0
+            return
+        record.usage_source = "estimated" if self._usage_estimated else "reported"
         record.estimated = self._usage_estimated
         record.prompt_tokens = usage.prompt_tokens
         record.cached_tokens = usage.cached_tokens
@@ -706,6 +778,19 @@ class Meter:
         record.decode_tps = u.decode_tps(usage)
         record.prefill_tps = u.prefill_tps(usage)
         record.queue_wait_ms = u.queue_wait_ms(usage)
+
+    def _fill_thinking(self, record: RequestRecord, usage: u.Usage | None) -> None:
+        """Thinking tokens: the upstream's count where given, else the meter's (estimated)."""
+        reported = usage.reasoning_tokens if usage is not None else 0
+        if reported:
+            record.thinking_tokens, record.thinking_estimated = reported, False
+        elif self._thinking or self._thinking_text:
+            # Ollama streams one token per chunk; a whole body gets the ~4 characters/token
+            # rule of thumb (Ollama's own estimate for Anthropic input tokens).
+            counted = self._thinking or max(1, round(self._thinking_text / 4))
+            record.thinking_tokens, record.thinking_estimated = counted, True
+        if self._think_at is not None and self._answer is not None:
+            record.thinking_ms = max(0.0, (self._answer - self._think_at) * 1000)
 
     def _fill_status(
         self, record: RequestRecord, cancelled: bool, upstream_error: str | None
@@ -735,6 +820,10 @@ class Meter:
                 # A warning on a successful record: what the meter could not read.
                 record.error_type = "unparsable"
                 record.error_message = f"{self._unparsable} unparsable line(s) in the response"
+
+
+def _since(moment: float | None, started: float) -> float | None:
+    return None if moment is None else (moment - started) * 1000
 
 
 def _plain(body: Line) -> str:

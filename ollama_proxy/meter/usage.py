@@ -32,6 +32,7 @@ class Usage:
     eval_ms: float | None = None
     done_reason: str = ""
     model: str = ""
+    reasoning_tokens: int = 0  # the upstream's own count of thinking tokens (0: none given)
 
 
 def _int(value: Any) -> int:
@@ -100,6 +101,9 @@ def openai(obj: Any) -> Usage:
         cached_tokens=_int(details.get("cached_tokens")),
         done_reason=finish_reason(o),
         model=_str(o.get("model")),
+        reasoning_tokens=_int(
+            _dict(usage.get("completion_tokens_details")).get("reasoning_tokens")
+        ),
     )
 
 
@@ -121,6 +125,45 @@ def has_output(obj: Any) -> bool:
         return True
     delta = _dict(choice.get("delta"))
     return any(delta.get(k) for k in ("content", "reasoning", "tool_calls"))
+
+
+def openai_output_kind(obj: Any) -> tuple[bool, bool]:
+    """(thinking, answer) of an OpenAI chunk: `reasoning`/`reasoning_content` deltas are thinking;
+    text, content and tool calls are the answer.
+
+    >>> openai_output_kind({"choices": [{"delta": {"content": "", "reasoning": "hm"}}]})
+    (True, False)
+    """
+    choices = _dict(obj).get("choices")
+    if not isinstance(choices, list) or not choices:
+        return False, False
+    choice = _dict(choices[0])
+    delta = _dict(choice.get("delta"))
+    thinking = bool(delta.get("reasoning") or delta.get("reasoning_content"))
+    answer = bool(choice.get("text") or delta.get("content") or delta.get("tool_calls"))
+    return thinking, answer
+
+
+def native_output_kind(obj: Any) -> tuple[bool, bool]:
+    """(thinking, answer) of a native chunk: `thinking` vs response, content or tool calls.
+
+    >>> native_output_kind({"message": {"content": "", "thinking": "so"}, "done": False})
+    (True, False)
+    """
+    o = _dict(obj)
+    message = _dict(o.get("message"))
+    thinking = bool(o.get("thinking") or message.get("thinking"))
+    answer = bool(
+        o.get("response") or o.get("tool_calls") or message.get("content")
+        or message.get("tool_calls")
+    )  # fmt: skip
+    return thinking, answer
+
+
+def thinking_text(obj: Any) -> str:
+    """The thinking text of a non-streamed native body (Ollama concatenates it)."""
+    o = _dict(obj)
+    return _str(o.get("thinking")) or _str(_dict(o.get("message")).get("thinking"))
 
 
 def native_has_output(obj: Any) -> bool:
@@ -152,6 +195,7 @@ def responses(obj: Any) -> Usage:
         cached_tokens=_int(details.get("cached_tokens")),
         done_reason=done,
         model=_str(o.get("model")),
+        reasoning_tokens=_int(_dict(usage.get("output_tokens_details")).get("reasoning_tokens")),
     )
 
 

@@ -55,14 +55,46 @@ class Messages:
         self.id = f"msg_{secrets.token_hex(12)}"
         self._model = model
         self._estimate = estimated_input_tokens
+        self._block = 0  # index of the text block: 1 after a thinking block
+        self._text_started = False
 
     def frames(self, index: int, token: str) -> list[bytes]:
         delta = (
-            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-            b'"delta":{"type":"text_delta","text":' + token_json(token) + b"}}\n\n"
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+            + str(self._block).encode()
+            + b',"delta":{"type":"text_delta","text":'
+            + token_json(token)
+            + b"}}\n\n"
         )
-        if index > 0:
+        if self._text_started:
             return [delta]
+        self._text_started = True
+        start = {
+            "type": "content_block_start",
+            "index": self._block,
+            "content_block": {"type": "text", "text": ""},
+        }
+        if self._block:  # after thinking: close the thinking block, open the text one
+            stop = _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            return [stop, _event("content_block_start", start), delta]
+        return [self._message_start(), _event("content_block_start", start), delta]
+
+    def thinking_frames(self, index: int, token: str) -> list[bytes]:
+        delta = (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            b'"delta":{"type":"thinking_delta","thinking":' + token_json(token) + b"}}\n\n"
+        )
+        if self._block:
+            return [delta]
+        self._block = 1
+        start = {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        }
+        return [self._message_start(), _event("content_block_start", start), delta]
+
+    def _message_start(self) -> bytes:
         message = {
             "id": self.id,
             "type": "message",
@@ -71,16 +103,7 @@ class Messages:
             "content": [],
             "usage": {"input_tokens": self._estimate, "output_tokens": 0},
         }
-        start = {
-            "type": "content_block_start",
-            "index": 0,
-            "content_block": {"type": "text", "text": ""},
-        }
-        return [
-            _event("message_start", {"type": "message_start", "message": message}),
-            _event("content_block_start", start),
-            delta,
-        ]
+        return _event("message_start", {"type": "message_start", "message": message})
 
     def final(self, text: str, m: Metrics) -> list[bytes]:
         delta: dict[str, Any] = {}
@@ -89,18 +112,24 @@ class Messages:
             delta["stop_reason"] = reason
         usage = {"input_tokens": m.prompt_eval_count, "output_tokens": m.eval_count}
         return [
-            _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _event("content_block_stop", {"type": "content_block_stop", "index": self._block}),
             _event("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}),
             _event("message_stop", {"type": "message_stop"}),
         ]
 
-    def body(self, text: str, m: Metrics) -> bytes:
+    def thinking_body(self, text: str, thinking: str, m: Metrics) -> bytes:
+        return self.body(text, m, thinking)
+
+    def body(self, text: str, m: Metrics, thinking: str = "") -> bytes:
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        if thinking:
+            content.insert(0, {"type": "thinking", "thinking": thinking, "signature": ""})
         obj: dict[str, Any] = {
             "id": self.id,
             "type": "message",
             "role": "assistant",
             "model": self._model,
-            "content": [{"type": "text", "text": text}],
+            "content": content,
         }
         reason = stop_reason(m.done_reason)
         if reason:

@@ -42,6 +42,7 @@ class ModelSpec:
     quantization: str = "Q4_K_M"
     embedding_length: int = 3072
     embedding_only: bool = False
+    thinking: bool = False  # can think (`think` in the request): thinking chunks come first
     modified_at_ns: int = 1_746_405_464_706_015_396  # 2025-05-04T17:37:44.706015396-07:00
     digest_hex: str = ""  # default: derived from the name
 
@@ -55,7 +56,9 @@ class ModelSpec:
 
     @property
     def capabilities(self) -> list[str]:
-        return ["embedding"] if self.embedding_only else ["completion", "tools"]
+        if self.embedding_only:
+            return ["embedding"]
+        return ["completion", "tools", "thinking"] if self.thinking else ["completion", "tools"]
 
 
 DEFAULT_MODELS: tuple[ModelSpec, ...] = (
@@ -67,6 +70,7 @@ DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         parameter_size="751.63M",
         context_length=8192,
         embedding_length=1024,
+        thinking=True,
         modified_at_ns=1_746_400_000_000_000_000,
     ),
     ModelSpec(
@@ -115,6 +119,7 @@ class SimulatorConfig:
     num_parallel: int = 1
     version: str = "0.33.0"
     default_tokens: int = 20  # reply length when options.num_predict is absent
+    thinking_tokens: int = 8  # thinking length of a thinking model asked to think
     report_cached_tokens: bool = True  # emit `prompt_eval_cached_count` on prompt cache hits
     yield_every: int = 32  # zero-delay mode: let the loop breathe every N chunks
 

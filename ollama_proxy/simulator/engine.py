@@ -8,12 +8,13 @@ go out with the first chunk, so nothing at all is sent while a model loads.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -40,6 +41,14 @@ class Flavor(Protocol):
     def error_frames(self, message: str) -> list[bytes]: ...
 
 
+@runtime_checkable
+class ThinkingFlavor(Protocol):
+    """A flavour that can carry thinking: thinking chunks, and a body with the thinking."""
+
+    def thinking_frames(self, index: int, token: str) -> list[bytes]: ...
+    def thinking_body(self, text: str, thinking: str, m: Metrics) -> bytes: ...
+
+
 @dataclass
 class Job:
     spec: ModelSpec
@@ -48,6 +57,7 @@ class Job:
     num_predict: int | None
     keep_alive_s: float
     stream: bool
+    think: bool = False  # the request asked a thinking model to think
 
 
 # Reply tokens remembered in the prompt cache (enough for any realistic follow-up prompt).
@@ -135,6 +145,9 @@ async def _generate(
     count, reason = plan_length(job.num_predict, config.default_tokens)
     huge = faults.huge_line_bytes if faults is not None else 0
     tokens = text.Reply(job.seed, count, "x" * huge if huge else None)
+    thinks = job.think and job.spec.thinking and isinstance(flavor, ThinkingFlavor)
+    # Ollama counts thinking tokens in eval_count; they stream before the answer.
+    thoughts = text.Reply("think:" + job.seed, config.thinking_tokens if thinks else 0)
     cached = _prompt_cache(lease, job.prompt_ids, tokens)
 
     prefill_started = time.monotonic_ns()
@@ -158,8 +171,8 @@ async def _generate(
         )
 
     if job.stream:
-        return await _stream(request, sim, flavor, tokens, faults, metrics)
-    return await _single(request, sim, flavor, error, tokens, faults, metrics)
+        return await _stream(request, sim, flavor, tokens, faults, metrics, thoughts)
+    return await _single(request, sim, flavor, error, tokens, faults, metrics, thoughts)
 
 
 async def embed_timing(
@@ -220,6 +233,7 @@ async def _stream(
     tokens: text.Reply,
     faults: Faults | None,
     metrics: Callable[[int, int], Metrics],
+    thoughts: text.Reply,
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": flavor.stream_content_type, **flavor.stream_headers}
@@ -227,22 +241,28 @@ async def _stream(
     pacer = Pacer(sim.config.tokens_per_s, sim.config.yield_every)
     eval_started = time.monotonic_ns()
     sent = 0
+    thinking = len(thoughts)
+    steps = itertools.chain(thoughts, tokens) if thinking else tokens
     try:
-        for index, token in enumerate(tokens):
+        for index, token in enumerate(steps):
             await pacer.wait(index)
             if faults is not None and await _inject(request, response, flavor, faults, sent):
                 sim.stats.record_done(failed=True)
                 return response
             if not response.prepared:
                 await response.prepare(request)
-            for frame in flavor.frames(index, token):
+            if index < thinking:
+                frames = flavor.thinking_frames(index, token)  # type: ignore[attr-defined]
+            else:
+                frames = flavor.frames(index, token)
+            for frame in frames:
                 await response.write(frame)
             sent += 1
         if faults is not None and await _inject(request, response, flavor, faults, sent):
             sim.stats.record_done(failed=True)
             return response
         m = metrics(eval_started, sent)
-        for frame in flavor.final(tokens.text(sent), m):
+        for frame in flavor.final(tokens.text(sent - thinking), m):
             await response.write(frame)
         await response.write_eof()
     except asyncio.CancelledError:
@@ -291,12 +311,14 @@ async def _single(
     tokens: text.Reply,
     faults: Faults | None,
     metrics: Callable[[int, int], Metrics],
+    thoughts: text.Reply,
 ) -> web.StreamResponse:
     """`stream: false`: generate everything, then one body (Ollama: 500 on a failure)."""
     pacer = Pacer(sim.config.tokens_per_s, sim.config.yield_every)
     eval_started = time.monotonic_ns()
+    total = len(thoughts) + len(tokens)
     try:
-        for index in range(len(tokens)):
+        for index in range(total):
             await pacer.wait(index)
             if faults is None:
                 continue
@@ -312,6 +334,10 @@ async def _single(
     except asyncio.CancelledError:
         sim.stats.record_cancel(request.path, 0)
         raise
-    body = flavor.body(tokens.text(), metrics(eval_started, len(tokens)))
+    m = metrics(eval_started, total)
+    if len(thoughts):
+        body = flavor.thinking_body(tokens.text(), thoughts.text(), m)  # type: ignore[attr-defined]
+    else:
+        body = flavor.body(tokens.text(), m)
     sim.stats.record_done()
     return web.Response(body=body, headers={"Content-Type": flavor.body_content_type})

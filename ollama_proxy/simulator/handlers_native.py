@@ -16,6 +16,7 @@ from ollama_proxy.simulator.config import KeepAliveError, ModelSpec, normalize_n
 from ollama_proxy.simulator.config import parse_keep_alive as _parse_keep_alive
 from ollama_proxy.simulator.http import (
     BadRequest,
+    check_think,
     empty,
     native_error,
     native_json,
@@ -83,11 +84,11 @@ async def _load_reply(
     return native_json(native.load_reply(model, "load", chat=chat))
 
 
-def _check_inference(model: str, spec: ModelSpec, body: dict[str, Any], what: str) -> None:
+def _check_inference(model: str, spec: ModelSpec, body: dict[str, Any], what: str) -> bool:
+    """Whether the model is to think; a 400 for what it cannot do."""
     if spec.embedding_only:
         raise BadRequest(f'"{model}" does not support {what}')
-    if body.get("think") not in (None, False):
-        raise BadRequest(f'"{model}" does not support thinking')
+    return check_think(model, spec, body.get("think"))
 
 
 async def generate(request: web.Request) -> web.StreamResponse:
@@ -96,7 +97,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
         body = await read_json(request, "api.GenerateRequest")
         model, spec = _model_or_error(sim, body)
         keep = keep_alive(sim, body)
-        _check_inference(model, spec, body, "generate")
+        think = _check_inference(model, spec, body, "generate")
     except BadRequest as exc:
         return native_error(400, str(exc))
     except LookupError as exc:
@@ -116,6 +117,7 @@ async def generate(request: web.Request) -> web.StreamResponse:
         num_predict=num_predict(options(body).get("num_predict")),
         keep_alive_s=keep,
         stream=wants_stream(body, True),
+        think=think,
     )
     cached = sim.config.report_cached_tokens
     flavor = native.NativeGenerate(model, None if raw else prompt_ids, cached)
@@ -140,7 +142,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         model, spec = _model_or_error(sim, body)
         keep = keep_alive(sim, body)
         messages = chat_messages(body.get("messages") or [])
-        _check_inference(model, spec, body, "chat")
+        think = _check_inference(model, spec, body, "chat")
     except BadRequest as exc:
         return native_error(400, str(exc))
     except LookupError as exc:
@@ -154,6 +156,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
         num_predict=num_predict(options(body).get("num_predict")),
         keep_alive_s=keep,
         stream=wants_stream(body, True),
+        think=think,
     )
     flavor = native.NativeChat(model, sim.config.report_cached_tokens)
     return await engine.run(request, sim, job, flavor, native_error)

@@ -15,7 +15,14 @@ from aiohttp import web
 
 from ollama_proxy.simulator import anthropic, engine, openai, responses, text
 from ollama_proxy.simulator.config import ModelSpec
-from ollama_proxy.simulator.http import BadRequest, num_predict, read_json, respond, wants_stream
+from ollama_proxy.simulator.http import (
+    BadRequest,
+    check_think,
+    num_predict,
+    read_json,
+    respond,
+    wants_stream,
+)
 from ollama_proxy.simulator.state import SIMULATOR, Simulator
 
 Responder = Callable[[int, str], web.Response]
@@ -62,6 +69,15 @@ def _spec(sim: Simulator, body: dict[str, Any], what: str) -> tuple[str, ModelSp
     return model, spec
 
 
+def _reasoning_effort(body: dict[str, Any]) -> Any:
+    """Ollama maps `reasoning_effort` (or `reasoning.effort`) to `think`; "none" is off."""
+    reasoning = body.get("reasoning")
+    effort = body.get("reasoning_effort")
+    if effort is None and isinstance(reasoning, dict):
+        effort = reasoning.get("effort")
+    return None if effort in (None, "none") else effort
+
+
 def _include_usage(body: dict[str, Any]) -> bool:
     options = body.get("stream_options")
     return isinstance(options, dict) and bool(options.get("include_usage"))
@@ -75,6 +91,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         if not raw_messages:
             raise BadRequest("[] is too short - 'messages'")
         model, spec = _spec(sim, body, "chat")
+        think = check_think(model, spec, _reasoning_effort(body))
     except BadRequest as exc:
         return openai_error(400, str(exc))
     except LookupError as exc:
@@ -91,6 +108,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         num_predict=num_predict(body.get("max_tokens")),
         keep_alive_s=sim.config.default_keep_alive_s,
         stream=wants_stream(body, False),
+        think=think,
     )
     flavor = openai.ChatCompletions(model, _include_usage(body))
     return await engine.run(request, sim, job, flavor, openai_error)
@@ -235,6 +253,9 @@ async def messages_handler(request: web.Request) -> web.StreamResponse:
         if not body.get("messages"):
             raise BadRequest("messages is required")
         model, spec = _spec(sim, body, "chat")
+        thinking = body.get("thinking")
+        enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+        think = check_think(model, spec, True if enabled else None)
     except BadRequest as exc:
         return error(400, str(exc))
     except LookupError as exc:
@@ -253,6 +274,7 @@ async def messages_handler(request: web.Request) -> web.StreamResponse:
         num_predict=max_tokens,
         keep_alive_s=sim.config.default_keep_alive_s,
         stream=body.get("stream") is True,
+        think=think,
     )
     flavor = anthropic.Messages(model, text.estimate_anthropic_tokens(system, messages))
     return await engine.run(request, sim, job, flavor, error)

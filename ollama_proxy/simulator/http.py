@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from ollama_proxy.simulator import native
+from ollama_proxy.simulator.config import ModelSpec
 
 
 class BadRequest(Exception):
@@ -88,3 +89,12 @@ def num_predict(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def check_think(model: str, spec: ModelSpec, think: Any) -> bool:
+    """`think`: true or a level ("low"... "max") asks to think; false or absent does not."""
+    if think in (None, False):
+        return False
+    if not spec.thinking:
+        raise BadRequest(f'"{model}" does not support thinking')
+    return True

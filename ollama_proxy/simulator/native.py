@@ -79,13 +79,25 @@ class NativeGenerate:
         created = now_rfc3339().encode()
         return [self._head + created + b'","response":' + token_json(token) + b',"done":false}\n']
 
-    def _done(self, response: str, text: str, m: Metrics) -> bytes:
+    def thinking_frames(self, index: int, token: str) -> list[bytes]:
+        created = now_rfc3339().encode()
+        return [
+            self._head
+            + created
+            + b'","response":"","thinking":'
+            + token_json(token)
+            + b',"done":false}\n'
+        ]
+
+    def _done(self, response: str, text: str, m: Metrics, thinking: str = "") -> bytes:
         obj: dict[str, Any] = {
             "model": self._model,
             "created_at": gojson.rfc3339nano(m.created_ns),
             "response": response,
-            "done": True,
         }
+        if thinking:
+            obj["thinking"] = thinking
+        obj["done"] = True
         if m.done_reason:
             obj["done_reason"] = m.done_reason
         if self._prompt_ids is not None:
@@ -99,6 +111,9 @@ class NativeGenerate:
 
     def body(self, text: str, m: Metrics) -> bytes:
         return self._done(text, text, m)
+
+    def thinking_body(self, text: str, thinking: str, m: Metrics) -> bytes:
+        return self._done(text, text, m, thinking)
 
     def error_frames(self, message: str) -> list[bytes]:
         return [error_body(message) + b"\n"]
@@ -126,11 +141,24 @@ class NativeChat:
             + b'},"done":false}\n'
         ]
 
-    def _done(self, text: str, m: Metrics) -> bytes:
+    def thinking_frames(self, index: int, token: str) -> list[bytes]:
+        created = now_rfc3339().encode()
+        return [
+            self._head
+            + created
+            + b'","message":{"role":"assistant","content":"","thinking":'
+            + token_json(token)
+            + b'},"done":false}\n'
+        ]
+
+    def _done(self, text: str, m: Metrics, thinking: str = "") -> bytes:
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["thinking"] = thinking
         obj: dict[str, Any] = {
             "model": self._model,
             "created_at": gojson.rfc3339nano(m.created_ns),
-            "message": {"role": "assistant", "content": text},
+            "message": message,
             "done": True,
         }
         if m.done_reason:
@@ -143,6 +171,9 @@ class NativeChat:
 
     def body(self, text: str, m: Metrics) -> bytes:
         return self._done(text, m)
+
+    def thinking_body(self, text: str, thinking: str, m: Metrics) -> bytes:
+        return self._done(text, m, thinking)
 
     def error_frames(self, message: str) -> list[bytes]:
         return [error_body(message) + b"\n"]

@@ -68,6 +68,12 @@ class ChatCompletions:
             self._head + role + b'"content":' + token_json(token) + b'},"finish_reason":null}]}\n\n'
         ]
 
+    def thinking_frames(self, index: int, token: str) -> list[bytes]:
+        # Ollama's `reasoning` delta (omitempty) beside an always-present empty `content`.
+        role = b'"role":"assistant",' if index == 0 else b""
+        reasoning = b'"content":"","reasoning":' + token_json(token)
+        return [self._head + role + reasoning + b'},"finish_reason":null}]}\n\n']
+
     def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, int] | None) -> bytes:
         obj: dict[str, Any] = {
             "id": self.id,
@@ -88,7 +94,13 @@ class ChatCompletions:
             out.append(self._chunk([], _usage(m)))
         return [*out, DONE]
 
-    def body(self, text: str, m: Metrics) -> bytes:
+    def thinking_body(self, text: str, thinking: str, m: Metrics) -> bytes:
+        return self.body(text, m, thinking)
+
+    def body(self, text: str, m: Metrics, thinking: str = "") -> bytes:
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["reasoning"] = thinking
         obj = {
             "id": self.id,
             "object": "chat.completion",
@@ -98,7 +110,7 @@ class ChatCompletions:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text},
+                    "message": message,
                     "finish_reason": m.done_reason or None,
                 }
             ],

@@ -52,6 +52,10 @@ SIMPLE_MEASURES: dict[str, str] = {
     "energy_tokens": "sum(CASE WHEN energy_j IS NOT NULL THEN completion_tokens ELSE 0 END)",
     "queue_wait_sum": "sum(CASE WHEN queue_wait_ms > 0 THEN queue_wait_ms ELSE 0 END)",
     "queue_wait_n": "sum(CASE WHEN queue_wait_ms IS NOT NULL THEN 1 ELSE 0 END)",
+    # Thinking models (NULL for requests that did not think).
+    "thinking_tokens": "sum(coalesce(thinking_tokens, 0))",
+    "thinking_ms_sum": "sum(coalesce(thinking_ms, 0))",
+    "thinking_count": "sum(CASE WHEN thinking_ms IS NOT NULL THEN 1 ELSE 0 END)",
 }
 GPU_MEASURES = ("gpu_ms_sum", "load_charged_sum", "energy_j_sum", "energy_n", "energy_tokens")
 # Percentile measures: name -> (column, percentile). Dialect-specific SQL.

@@ -48,6 +48,9 @@ MODEL_MEASURES = (
     "load_count",
     "load_ms_sum",
     *GPU_MEASURES,
+    "thinking_tokens",
+    "thinking_ms_sum",
+    "thinking_count",
 )
 CSV_CHUNK = 2000  # rows per keyset page of logs.csv: memory stays bounded by this
 

@@ -6,10 +6,17 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ollama_proxy.records import NULLABLE_FLOAT_FIELDS, REQUEST_FIELDS
+from ollama_proxy.meter.names import canonical_model
+from ollama_proxy.records import (
+    NULLABLE_FLOAT_FIELDS,
+    NULLABLE_INT_FIELDS,
+    REQUEST_FIELDS,
+    USAGE_FIELDS,
+    legacy_usage_source,
+)
 from ollama_proxy.stats.series import decode_rate, iso, pct_object, round_ms
 
-BOOL_FIELDS = ("inference", "stream", "estimated")
+BOOL_FIELDS = ("inference", "stream", "estimated", "thinking_estimated")
 INT_FIELDS = (
     "http_status",
     "prompt_tokens",
@@ -47,6 +54,9 @@ def _nullable_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
 def ratio(part: int, whole: int) -> float:
     return round(part / whole, 6) if whole else 0.0
 
@@ -64,6 +74,12 @@ def log_entry(row: dict[str, Any]) -> dict[str, Any]:
         entry[name] = _int(entry[name])
     for name in NULLABLE_FLOATS:
         entry[name] = _nullable_float(entry[name])
+    for name in NULLABLE_INT_FIELDS:
+        entry[name] = None if entry[name] is None else int(entry[name])
+    entry["usage_source"] = entry["usage_source"] or legacy_usage_source(
+        entry["inference"], entry["estimated"]
+    )
+    entry["model_requested"] = entry["model_requested"] or ""
     for name in ("instance", "method", "endpoint", "operation", "api_flavor", "model", "client"):
         entry[name] = entry[name] or ""
     for name in ("client_name", "user_agent", "error_type", "error_message", "done_reason"):
@@ -76,6 +92,10 @@ def log_entry(row: dict[str, Any]) -> dict[str, Any]:
     entry["tokens"] = entry["prompt_tokens"] + entry["completion_tokens"]
     entry["latency"] = entry["latency_ms"]
     entry["tokens_generated"] = entry["completion_tokens"]
+    if entry["usage_source"] == "none":
+        # No model ran or nothing was reported: no token counts exist (stored as 0).
+        for name in (*USAGE_FIELDS, "tokens", "tokens_generated"):
+            entry[name] = None
     return entry
 
 
@@ -219,10 +239,48 @@ def joules_per_1k(row: dict[str, Any]) -> float | None:
     return round(float(row.get("energy_j_sum") or 0) * 1000 / tokens, 3)
 
 
+# Model measures that add up when two names turn out to be one model.
+_ADDITIVE = frozenset(
+    {"requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "eval_tokens",
+     "eval_ms", "latency_sum", "load_count", "load_ms_sum", "thinking_tokens", "thinking_ms_sum",
+     "thinking_count", "gpu_ms_sum", "load_charged_sum", "energy_j_sum", "energy_n",
+     "energy_tokens", "queue_wait_sum", "queue_wait_n"}
+)  # fmt: skip
+
+
+def merge_model_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows keyed by canonical model name (and instance): `llama3.2` and `llama3.2:latest`,
+    recorded before names were canonical, are one model. Counts and sums add up; percentiles
+    and other non-additive values come from the busier row (an approximation, noted in docs).
+
+    >>> [r["requests"] for r in merge_model_rows(
+    ...     [{"model": "m", "requests": 2}, {"model": "m:latest", "requests": 3}])]
+    [5]
+    """
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        name = canonical_model(str(row.get("model") or ""))
+        key = (name, str(row.get("instance") or ""), str(row.get("node") or ""))
+        into = merged.get(key)
+        if into is None:
+            merged[key] = {**row, "model": name}
+            continue
+        busier = row if _int(row.get("requests")) > _int(into.get("requests")) else into
+        combined = {**busier, "model": name}
+        for measure in _ADDITIVE & (row.keys() | into.keys()):
+            combined[measure] = (row.get(measure) or 0) + (into.get(measure) or 0)
+        stamps = [t for t in (row.get("last_ts"), into.get("last_ts")) if t is not None]
+        combined["last_ts"] = max(stamps, key=lambda t: as_datetime(t) or _EPOCH, default=None)
+        merged[key] = combined
+    return list(merged.values())
+
+
 def model_rows(
     rows: list[dict[str, Any]], loaded_names: set[str], group_by: str | None
 ) -> list[dict[str, Any]]:
-    out = [_model_item(row, loaded_names, group_by) for row in rows]
+    # /api/ps names the model canonically ("llama3.2:latest"); requests may not have.
+    loaded_names = {canonical_model(name) for name in loaded_names}
+    out = [_model_item(row, loaded_names, group_by) for row in merge_model_rows(rows)]
     if not group_by:
         # A model sitting in VRAM with no traffic in the range is still a model of the box:
         # zero counts, and no error rate (there were no requests to have one).
@@ -250,6 +308,8 @@ def _model_item(
         avg_load_ms=avg(row.get("load_ms_sum"), loads),
         last_used=iso(as_datetime(row.get("last_ts"))),
         loaded=str(row["model"]) in loaded_names,
+        thinking_tokens=_int(row.get("thinking_tokens")),
+        avg_thinking_ms=avg(row.get("thinking_ms_sum"), _int(row.get("thinking_count"))),
     )
     item.update(gpu_fields(row), j_per_1k_tokens=joules_per_1k(row))
     return item

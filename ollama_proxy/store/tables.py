@@ -5,7 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from ollama_proxy.records import NULLABLE_FLOAT_FIELDS, REQUEST_FIELDS, RequestRecord
+from ollama_proxy.records import (
+    NULLABLE_FLOAT_FIELDS,
+    NULLABLE_INT_FIELDS,
+    REQUEST_FIELDS,
+    RequestRecord,
+)
 
 METADATA = sa.MetaData()
 
@@ -17,6 +22,8 @@ def _column(name: str) -> sa.Column[object]:
         return sa.Column(name, sa.DateTime(timezone=True), nullable=False)
     if name in _NULLABLE_FLOATS:
         return sa.Column(name, sa.Float, nullable=True)
+    if name in NULLABLE_INT_FIELDS:
+        return sa.Column(name, sa.BigInteger, nullable=True)
     sample = getattr(RequestRecord(), name)
     if isinstance(sample, bool):
         return sa.Column(name, sa.Boolean, nullable=False)

@@ -27,6 +27,11 @@ from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.aggregates import Aggregates, AttrKey, AttrValue, HistogramState
 from ollama_proxy.telemetry.bridge import attach
+from ollama_proxy.telemetry.labels import (
+    DEFAULT_MAX_CLIENT_LABELS,
+    DEFAULT_MAX_MODEL_LABELS,
+    LabelBudget,
+)
 
 log = structlog.get_logger("ollama_proxy.telemetry")
 
@@ -61,8 +66,18 @@ def seconds(ms: float | None) -> float | None:
 class Instruments:
     """Creates the instruments once; `record` turns a finished request into metric values."""
 
-    def __init__(self, meter_provider: MeterProvider, upstream_url: URL) -> None:
+    def __init__(
+        self,
+        meter_provider: MeterProvider,
+        upstream_url: URL,
+        *,
+        max_model_labels: int = DEFAULT_MAX_MODEL_LABELS,
+        max_client_labels: int = DEFAULT_MAX_CLIENT_LABELS,
+    ) -> None:
         self.aggregates = Aggregates(start_ns=time_ns())
+        # Model and client values come from requests: budgeted (see labels.py).
+        self.models = LabelBudget(max_model_labels)
+        self.clients = LabelBudget(max_client_labels)
         self._meter = meter_provider.get_meter(n.SCOPE, VERSION)
         self._server: AttrKey = (
             (n.SERVER_ADDRESS, upstream_url.host or ""),
@@ -95,23 +110,36 @@ class Instruments:
     def record(self, record: RequestRecord, ttfc_s: float | None = None) -> None:
         """All metric values of one finished request (bench/bench_telemetry.py measures them)."""
         agg = self.aggregates
+        model = self.model_label(record)
         requests_key: AttrKey = (
             (n.OLLAMA_OPERATION, record.operation),
-            (n.GEN_AI_REQUEST_MODEL, record.model),
+            (n.GEN_AI_REQUEST_MODEL, model),
             (n.HTTP_RESPONSE_STATUS_CODE, record.http_status),
             (n.OLLAMA_REQUEST_STATUS, record.status),
         )
         with agg.lock:
             agg.add(n.REQUESTS.name, requests_key, 1)
             if record.status == "error":
-                agg.add(n.ERRORS.name, self._error_key(record), 1)
+                agg.add(n.ERRORS.name, self._error_key(record, model), 1)
             if record.inference:
-                self._record_genai(record, ttfc_s)
+                self._record_genai(record, model, ttfc_s)
 
-    def _error_key(self, record: RequestRecord) -> AttrKey:
+    def model_label(self, record: RequestRecord) -> str:
+        """The record's model as a metric label: itself while the budget lasts, else `other`.
+
+        Only a name Ollama answered with a 2xx (or lists) is trusted: a 4xx for a made-up name
+        must not take a label.
+        """
+        return self.models.label(record.model, trusted=200 <= record.http_status < 300)
+
+    def client_label(self, client: str) -> str:
+        """A client value (API key label, address) as a metric label, within its budget."""
+        return self.clients.label(client)
+
+    def _error_key(self, record: RequestRecord, model: str) -> AttrKey:
         return (
             (n.OLLAMA_OPERATION, record.operation),
-            (n.GEN_AI_REQUEST_MODEL, record.model),
+            (n.GEN_AI_REQUEST_MODEL, model),
             (n.ERROR_TYPE, error_type(record)),
         )
 
@@ -132,22 +160,32 @@ class Instruments:
                 self._series[cache_key] = series
         return series
 
-    def _record_genai(self, r: RequestRecord, ttfc_s: float | None) -> None:
+    def _record_genai(self, r: RequestRecord, model: str, ttfc_s: float | None) -> None:
         if r.status == "cancelled":
             return  # client hang-ups would skew latency; they are counted in ollama.requests
         error = error_type(r) if r.status == "error" else ""
-        series = self._genai_series(r.operation, r.model, error, r.node)
+        series = self._genai_series(r.operation, model, error, r.node)
         series.observe(n.OPERATION_DURATION.name, n.DURATION_BUCKETS, r.latency_ms / 1000.0)
         if error:
             return
         self._record_tokens(r, series)
+        self._record_thinking(r, series)
         if r.stream:
             self._record_chunks(r, series, ttfc_s)
         self._record_server(r, series)
 
+    def _record_thinking(self, r: RequestRecord, series: _Series) -> None:
+        if r.thinking_tokens:
+            self.aggregates.add(n.REASONING_OUTPUT_TOKENS.name, series.key, r.thinking_tokens)
+        if r.thinking_ms is not None:
+            series.observe(n.THINKING_DURATION.name, n.DURATION_BUCKETS, r.thinking_ms / 1e3)
+        if r.ttft_answer_ms is not None:
+            answer_s = r.ttft_answer_ms / 1e3
+            series.observe(n.TIME_TO_FIRST_ANSWER_CHUNK.name, n.DURATION_BUCKETS, answer_s)
+
     def _record_tokens(self, r: RequestRecord, series: _Series) -> None:
         # Semconv: MUST NOT report counts that could not be obtained; estimates are not usage.
-        if r.estimated or not (r.prompt_tokens or r.completion_tokens):
+        if r.usage_source != "reported" or not (r.prompt_tokens or r.completion_tokens):
             return
         usage, bounds = n.TOKEN_USAGE.name, n.TOKEN_BUCKETS
         series.observe(usage, bounds, r.prompt_tokens, extra=_INPUT)

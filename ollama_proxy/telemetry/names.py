@@ -27,6 +27,7 @@ GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 TOKEN_TYPE_INPUT = "input"
 TOKEN_TYPE_OUTPUT = "output"
@@ -145,6 +146,24 @@ CACHED_INPUT_TOKENS = MetricSpec(
     "ollama.usage.cache_read.input_tokens", "counter", "{token}",
     "Prompt tokens served from Ollama's prompt cache.",
 )  # fmt: skip
+# The semantic conventions' name for thinking tokens (gen_ai.usage.reasoning.output_tokens,
+# v1.41; PR #374 would make it gen_ai.client.inference.usage.reasoning.output_tokens). Ollama
+# reports no such count: it is the meter's count of thinking chunks unless an API gives one.
+REASONING_OUTPUT_TOKENS = MetricSpec(
+    "gen_ai.usage.reasoning.output_tokens", "counter", "{token}",
+    "Thinking (reasoning) output tokens: the upstream's count where given, else thinking "
+    "chunks counted (part of the output tokens).",
+)  # fmt: skip
+THINKING_DURATION = MetricSpec(
+    "ollama.thinking.duration", "histogram", "s",
+    "First thinking chunk to the first answer chunk, per request that thought (streaming).",
+    DURATION_BUCKETS,
+)  # fmt: skip
+TIME_TO_FIRST_ANSWER_CHUNK = MetricSpec(
+    "ollama.time_to_first_answer_chunk", "histogram", "s",
+    "Request arrival to the first chunk of the answer itself, after any thinking (streaming).",
+    DURATION_BUCKETS,
+)  # fmt: skip
 REQUESTS = MetricSpec(
     "ollama.requests", "counter", "{request}",
     "Requests relayed, by operation, model, HTTP status and outcome.",
@@ -171,6 +190,9 @@ ALL_METRICS: tuple[MetricSpec, ...] = (
     QUEUE_WAIT,
     TOKENS_PER_SECOND,
     CACHED_INPUT_TOKENS,
+    REASONING_OUTPUT_TOKENS,
+    THINKING_DURATION,
+    TIME_TO_FIRST_ANSWER_CHUNK,
     REQUESTS,
     ERRORS,
     IN_FLIGHT,

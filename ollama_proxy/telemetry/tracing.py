@@ -67,6 +67,8 @@ def client_attributes(record: RequestRecord, ttfc_s: float | None) -> dict[str, 
             attrs[n.OLLAMA_ESTIMATED_USAGE] = True
     if record.cached_tokens:
         attrs[n.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = record.cached_tokens
+    if record.thinking_tokens:
+        attrs[n.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = record.thinking_tokens
     if record.done_reason:
         attrs[n.GEN_AI_RESPONSE_FINISH_REASONS] = (record.done_reason,)
     for name, ms in (

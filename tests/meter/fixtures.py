@@ -56,7 +56,7 @@ F1 = Fixture(
         "status": "success",
         "stream": True,
         "estimated": False,
-        "model": "gemma4",
+        "model": "gemma4:latest",
         "chunks": 3,
         "done_reason": "stop",
         "prompt_tokens": 0,
@@ -77,7 +77,7 @@ F2 = Fixture(
         "status": "success",
         "stream": False,
         "estimated": False,
-        "model": "gemma4",
+        "model": "gemma4:latest",
         "prompt_tokens": 11,
         "completion_tokens": 18,
         "done_reason": "stop",
@@ -110,7 +110,7 @@ F3 = Fixture(
         "estimated": True,
         "completion_tokens": 2,
         "chunks": 2,
-        "model": "gemma4",
+        "model": "gemma4:latest",
     },
 )
 
@@ -175,7 +175,7 @@ F7_UNLOAD = Fixture(
     "/api/generate",
     JSON,
     b'{"model":"llama3.2","created_at":"2024-09-12T03:54:03.516566Z","response":"","done":true,"done_reason":"unload"}',
-    {"status": "success", "done_reason": "unload", "stream": False, "model": "llama3.2"},
+    {"status": "success", "done_reason": "unload", "stream": False, "model": "llama3.2:latest"},
     request=b'{"model":"llama3.2","keep_alive":0}',
 )
 
@@ -206,7 +206,17 @@ F10 = Fixture(
         '{"status":"writing manifest"}',
         '{"status":"success"}',
     ),
-    {"status": "success", "stream": True, "estimated": False, "model": "llama3.2", "chunks": 5},
+    {
+        "status": "success",
+        "stream": True,
+        "estimated": False,
+        "model": "llama3.2:latest",
+        "model_requested": "llama3.2",
+        "chunks": 5,
+        # Regression: progress lines were counted as completion tokens (24 on one pull).
+        "completion_tokens": 0,
+        "usage_source": "none",
+    },
     request=b'{"model":"llama3.2"}',
 )
 
@@ -237,7 +247,7 @@ F11 = Fixture(
         "total_duration_ms": 14.143917,
         "prompt_eval_duration_ms": None,
         "queue_wait_ms": None,
-        "model": "all-minilm",
+        "model": "all-minilm:latest",
     },
 )
 
@@ -246,7 +256,13 @@ EMBEDDINGS_LEGACY = Fixture(
     "/api/embeddings",
     JSON,
     b'{"embedding":[0.5,-0.25]}',
-    {"status": "success", "estimated": True, "prompt_tokens": 0, "model": "all-minilm"},
+    {
+        "status": "success",
+        "estimated": False,
+        "usage_source": "none",
+        "prompt_tokens": 0,
+        "model": "all-minilm:latest",
+    },
     request=b'{"model":"all-minilm","prompt":"x"}',
 )
 
@@ -272,7 +288,7 @@ OPENAI_CHAT_STREAM = Fixture(
         "completion_tokens": 2,
         "chunks": 2,
         "done_reason": "stop",
-        "model": "llama3.2",
+        "model": "llama3.2:latest",
         "total_duration_ms": None,
     },
     request=b'{"model":"llama3.2","stream":true,"stream_options":{"include_usage":true}}',
@@ -356,7 +372,7 @@ OPENAI_ERROR = Fixture(
         "error_type": "http_404",
         "error_message": 'model "nope" not found, try pulling it first',
         "estimated": False,
-        "model": "nope",
+        "model": "nope:latest",
     },
     status=404,
     request=b'{"model":"nope","messages":[]}',
@@ -392,7 +408,7 @@ RESPONSES_STREAM = Fixture(
         "completion_tokens": 2,
         "chunks": 2,
         "done_reason": "stop",
-        "model": "llama3.2",
+        "model": "llama3.2:latest",
     },
 )  # fmt: skip
 
@@ -419,7 +435,7 @@ ANTHROPIC_STREAM = Fixture(
         "completion_tokens": 2,
         "chunks": 2,
         "done_reason": "length",
-        "model": "llama3.2",
+        "model": "llama3.2:latest",
     },
 )  # fmt: skip
 
@@ -452,7 +468,7 @@ NATIVE_404 = Fixture(
         "error_message": "model 'nope' not found",
         "estimated": False,
         "stream": False,
-        "model": "nope",
+        "model": "nope:latest",
     },
     status=404,
     request=b'{"model":"nope","messages":[{"role":"user","content":"x"}]}',
@@ -521,9 +537,122 @@ UNICODE = Fixture(
         "decode_tps": 2000.0,
         "prefill_tps": 9000.0,
         "queue_wait_ms": 1.0,
-        "model": "qwen",
+        "model": "qwen:latest",
     },
 )
+
+# --- thinking models ------------------------------------------------------------------------
+
+_THINK = '{"model":"qwen3:0.6b","created_at":"2025-10-26T17:15:24.09Z","message":{"role":"assistant","content":"","thinking":"%s"},"done":false}'
+_SAY = '{"model":"qwen3:0.6b","created_at":"2025-10-26T17:15:24.10Z","message":{"role":"assistant","content":"%s"},"done":false}'
+
+THINKING_CHAT = Fixture(
+    "native chat that thinks first",
+    "/api/chat",
+    NDJSON,
+    lines(
+        _THINK % "Let", _THINK % " me", _THINK % " see",
+        _SAY % "Hi", _SAY % "!",
+        '{"model":"qwen3:0.6b","created_at":"2025-10-26T17:15:24.2Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":1000,"prompt_eval_count":5,"eval_count":5,"eval_duration":500}',
+    ),
+    {
+        "status": "success",
+        "usage_source": "reported",
+        "completion_tokens": 5,
+        "chunks": 5,
+        "thinking_tokens": 3,
+        "thinking_estimated": True,
+        "thinking_ms": 0.0,
+        "ttft_ms": 20.0,
+        "ttft_answer_ms": 20.0,
+        "model": "qwen3:0.6b",
+    },
+)  # fmt: skip
+
+THINKING_GENERATE = Fixture(
+    "native generate that thinks first",
+    "/api/generate",
+    NDJSON,
+    lines(
+        '{"model":"qwen3","created_at":"t","response":"","thinking":"Hm","done":false}',
+        '{"model":"qwen3","created_at":"t","response":"","thinking":"m","done":false}',
+        '{"model":"qwen3","created_at":"t","response":"Yes","done":false}',
+        '{"model":"qwen3","created_at":"t","response":"","done":true,"done_reason":"stop","eval_count":3}',
+    ),
+    {
+        "usage_source": "reported",
+        "chunks": 3,
+        "thinking_tokens": 2,
+        "thinking_estimated": True,
+        "model": "qwen3:latest",
+        "model_requested": "qwen3",
+    },
+)  # fmt: skip
+
+THINKING_BODY = Fixture(
+    "native chat body with thinking (stream false)",
+    "/api/chat",
+    JSON,
+    b'{"model":"qwen3:0.6b","created_at":"t","message":{"role":"assistant","content":"Hi","thinking":"Let me see what to say"},"done":true,"done_reason":"stop","prompt_eval_count":5,"eval_count":9}',
+    {
+        "usage_source": "reported",
+        "thinking_tokens": 6,  # 22 characters at ~4 per token
+        "thinking_estimated": True,
+        "thinking_ms": None,
+        "ttft_answer_ms": None,
+    },
+)
+
+_REASON = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"qwen3:0.6b","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{%s},"finish_reason":null}]}'
+
+OPENAI_REASONING_STREAM = Fixture(
+    "/v1 chat stream with reasoning deltas and a reported reasoning count",
+    "/v1/chat/completions",
+    SSE,
+    sse(
+        _REASON % '"role":"assistant","content":"","reasoning":"So"',
+        _REASON % '"content":"","reasoning_content":" then"',
+        _REASON % '"content":"Hi"',
+        '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"qwen3:0.6b","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+        '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"qwen3:0.6b","system_fingerprint":"fp_ollama","choices":[],"usage":{"prompt_tokens":4,"completion_tokens":3,"total_tokens":7,"completion_tokens_details":{"reasoning_tokens":2}}}',
+        "[DONE]",
+    ),
+    {
+        "status": "success",
+        "usage_source": "reported",
+        "chunks": 3,
+        "thinking_tokens": 2,
+        "thinking_estimated": False,
+        "thinking_ms": 0.0,
+        "ttft_answer_ms": 20.0,
+    },
+)  # fmt: skip
+
+ANTHROPIC_THINKING_STREAM = Fixture(
+    "/v1/messages stream with a thinking block",
+    "/v1/messages",
+    SSE,
+    sse(
+        ("message_start", _ANTH_START),
+        ("content_block_start", '{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Hm"}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":0}'),
+        ("content_block_start", '{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}'),
+        ("content_block_delta", '{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hi"}}'),
+        ("content_block_stop", '{"type":"content_block_stop","index":1}'),
+        ("message_delta", '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":26,"output_tokens":2}}'),
+        ("message_stop", '{"type":"message_stop"}'),
+    ),
+    {
+        "status": "success",
+        "usage_source": "reported",
+        "chunks": 2,
+        "thinking_tokens": 1,
+        "thinking_estimated": True,
+        "ttft_answer_ms": 20.0,
+    },
+)  # fmt: skip
+
 
 ALL: tuple[Fixture, ...] = (
     F1,
@@ -555,4 +684,9 @@ ALL: tuple[Fixture, ...] = (
     OPENAI_TRUNCATED,
     NO_TRAILING_NEWLINE,
     UNICODE,
+    THINKING_CHAT,
+    THINKING_GENERATE,
+    THINKING_BODY,
+    OPENAI_REASONING_STREAM,
+    ANTHROPIC_THINKING_STREAM,
 )

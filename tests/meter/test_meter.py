@@ -266,7 +266,7 @@ def test_no_response_at_all_uses_the_request_stream_flag() -> None:
     meter = Meter(RequestRecord(), route, 0.0)
     meter.observe_request_chunk(b'{"model":"m","stream":true}')
     record = meter.finish(1.0, cancelled=True)
-    assert record.stream and record.model == "m" and record.http_status == 0
+    assert record.stream and record.model == "m:latest" and record.http_status == 0
 
 
 # --- request side -----------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def test_request_model_in_a_large_prefix() -> None:
 
 def test_response_model_wins_over_the_request_model() -> None:
     record = run("/api/chat", fx.NDJSON, [fx.F4.body], request=[b'{"model":"llama3.2:latest"}'])
-    assert record.model == "llama3.2"
+    assert record.model == "llama3.2:latest"
 
 
 def test_blob_uploads_are_counted_not_kept() -> None:
@@ -350,7 +350,7 @@ def test_an_oversized_embed_body_still_gives_its_usage() -> None:
     assert len(body) > 2_000_000
     record = run("/api/embed", fx.JSON, [body[i : i + 65536] for i in range(0, len(body), 65536)])
     assert record.prompt_tokens == 200 and record.total_duration_ms == pytest.approx(9.0)
-    assert record.model == "all-minilm" and not record.estimated
+    assert record.model == "all-minilm:latest" and not record.estimated
 
 
 @settings(max_examples=200, deadline=None)
@@ -537,3 +537,31 @@ def test_held_chunks_count_when_the_client_hangs_up() -> None:
     record = meter.finish(T_END, cancelled=True)
     assert record.chunks == 50 and record.completion_tokens == 50
     assert record.status == "cancelled"
+
+
+# --- thinking ---------------------------------------------------------------------------------
+
+
+def test_thinking_time_runs_from_the_first_thought_to_the_first_answer() -> None:
+    think = b'{"model":"q","created_at":"t","response":"","thinking":"h","done":false}\n'
+    say = b'{"model":"q","created_at":"t","response":"Hi","done":false}\n'
+    done = b'{"model":"q","created_at":"t","response":"","done":true,"eval_count":4}\n'
+    route = classify("/api/generate")
+    meter = Meter(RequestRecord(endpoint="/api/generate", inference=True), route, 0.0)
+    meter.observe_response_start(200, "application/x-ndjson", 0.1)
+    meter.observe_chunk(think, 0.2)
+    meter.observe_chunk(think + think, 0.5)  # several thoughts in one network chunk
+    meter.observe_chunk(say, 0.9)
+    meter.observe_chunk(think + done, 1.0)  # a thought after the answer still counts
+    record = meter.finish(1.1)
+    assert record.ttft_ms == pytest.approx(200.0)
+    assert record.ttft_answer_ms == pytest.approx(900.0)
+    assert record.thinking_ms == pytest.approx(700.0)
+    assert (record.thinking_tokens, record.thinking_estimated) == (4, True)
+    assert record.chunks == 5 and record.usage_source == "reported"
+
+
+def test_a_model_that_does_not_think_has_no_thinking_fields() -> None:
+    record = run_fixture(fx.F1)
+    assert record.thinking_tokens is None and record.thinking_ms is None
+    assert record.ttft_answer_ms == record.ttft_ms

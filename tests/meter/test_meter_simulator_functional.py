@@ -136,4 +136,4 @@ async def test_light_routes(sim: tuple[str, Any]) -> None:
     record, body = await metered(url, "GET", "/api/tags")
     assert record.status == "success" and record.bytes_out == len(body) and not record.estimated
     record, _ = await metered(url, "POST", "/api/pull", {"model": "llama3.2"})
-    assert record.status == "success" and record.stream and record.model == "llama3.2"
+    assert record.status == "success" and record.stream and record.model == "llama3.2:latest"

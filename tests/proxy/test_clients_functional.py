@@ -49,7 +49,7 @@ def test_sync_ollama_client_streaming_chat(threaded_stack: ThreadedStack) -> Non
     record = _only(threaded_stack.records, "chat")
     assert record.status == "success" and record.http_status == 200
     assert record.stream and not record.estimated
-    assert record.model == "llama3.2"
+    assert record.model == "llama3.2:latest"
     assert record.completion_tokens == final.eval_count
     assert record.prompt_tokens == final.prompt_eval_count
     assert record.eval_duration_ms == pytest.approx(final.eval_duration / 1e6)
@@ -77,7 +77,7 @@ def test_sync_ollama_client_lists_and_errors(threaded_stack: ThreadedStack) -> N
     with pytest.raises(ollama.ResponseError) as info:
         client.chat(model="no-such-model", messages=[{"role": "user", "content": "x"}])
     assert info.value.status_code == 404
-    failed = [r for r in threaded_stack.records.wait_for(2) if r.model == "no-such-model"]
+    failed = [r for r in threaded_stack.records.wait_for(2) if r.model == "no-such-model:latest"]
     assert failed and failed[0].status == "error" and failed[0].http_status == 404
 
 

@@ -17,7 +17,7 @@ async def test_demo_traffic_covers_models_clients_and_errors() -> None:
         assert await generate_traffic(url, requests=40, seed=3) == 40
         got = await records.await_for(40)
         assert {r.client_name for r in got} >= {"notebook", "open-webui", "batch-job"}
-        assert {r.model for r in got} >= {"llama3.2", "qwen3:0.6b"}
+        assert {r.model for r in got} >= {"llama3.2:latest", "qwen3:0.6b"}
         assert any(r.http_status == 404 for r in got)
         assert {r.api_flavor for r in got} >= {"native", "openai"}
     finally:

@@ -38,6 +38,7 @@ def chat_record(**overrides: Any) -> RequestRecord:
         queue_wait_ms=50.0,
         decode_tps=75.0,
         done_reason="stop",
+        ttft_answer_ms=100.0,
     )
     values.update(overrides)
     return RequestRecord(**values)
@@ -52,7 +53,9 @@ def by_attrs(points: list[Any], **match: Any) -> Any:
 def test_successful_stream_records_every_metric(otel: Otel) -> None:
     otel.telemetry.instruments.record(chat_record(), ttfc_s=0.1)
     names = set(otel.metrics())
-    assert names == {spec.name for spec in n.ALL_METRICS if spec not in (n.ERRORS, n.IN_FLIGHT)}
+    thinking = (n.REASONING_OUTPUT_TOKENS, n.THINKING_DURATION)  # this model did not think
+    skipped = (n.ERRORS, n.IN_FLIGHT, *thinking)
+    assert names == {spec.name for spec in n.ALL_METRICS if spec not in skipped}
     duration = otel.points(n.OPERATION_DURATION.name)[0]
     assert dict(duration.attributes) == COMMON
     assert duration.count == 1 and duration.sum == 0.82
@@ -147,3 +150,29 @@ def test_error_type_is_low_cardinality() -> None:
 def test_generate_is_text_completion() -> None:
     assert genai_operation("generate") == "text_completion"
     assert genai_operation("chat") == "chat"
+
+
+def test_thinking_is_counted_under_the_semconv_reasoning_name(otel: Otel) -> None:
+    record = chat_record(thinking_tokens=9, thinking_ms=450.0, ttft_answer_ms=600.0)
+    otel.telemetry.instruments.record(record, ttfc_s=0.15)
+    assert otel.points("gen_ai.usage.reasoning.output_tokens")[0].value == 9
+    assert otel.points(n.THINKING_DURATION.name)[0].sum == 0.45
+    assert otel.points(n.TIME_TO_FIRST_ANSWER_CHUNK.name)[0].sum == 0.6
+
+
+def test_usage_that_is_not_reported_is_not_token_usage(otel: Otel) -> None:
+    # Semconv: counts that could not be obtained are not reported (pull progress, estimates).
+    otel.telemetry.instruments.record(chat_record(usage_source="estimated"), ttfc_s=0.1)
+    otel.telemetry.instruments.record(chat_record(usage_source="none"), ttfc_s=0.1)
+    assert n.TOKEN_USAGE.name not in otel.metrics()
+
+
+def test_model_labels_stay_within_budget_and_unanswered_names_are_other(otel: Otel) -> None:
+    instruments = otel.telemetry.instruments
+    instruments.models.limit = 3
+    # A 404 for a made-up name takes no label, though the budget has room.
+    instruments.record(chat_record(model="junk:latest", http_status=404, status="error"))
+    for i in range(10):  # answered 2xx: the first three get their own label
+        instruments.record(chat_record(model=f"m{i}:latest"), ttfc_s=0.1)
+    models = {p.attributes["gen_ai.request.model"] for p in otel.points(n.REQUESTS.name)}
+    assert models == {"m0:latest", "m1:latest", "m2:latest", "other"}

@@ -84,7 +84,7 @@ export default function Logs() {
       {page.data && page.data.total > 0 ? (
         <div className={`${PANEL} overflow-x-auto p-0`}>
           <table className="w-full text-left text-sm" data-testid="log-table">
-            <TableHead columns={["time", "model", "client", "endpoint", "tokens", "latency", "TTFT", "status"]} />
+            <TableHead columns={["time", "model", "client", "endpoint", "tokens", "latency", "TTFT", "thinking", "status"]} />
             <tbody>
               {page.data.logs.map((row) => (
                 <tr key={row.id} className="cursor-pointer border-t border-slate-100 hover:bg-slate-50 dark:border-slate-800 dark:hover:bg-slate-800/50" onClick={() => setSelected(row.id)}>
@@ -95,6 +95,7 @@ export default function Logs() {
                   <td className="px-3 py-1.5 tabular-nums">{compact(row.tokens)}</td>
                   <td className="px-3 py-1.5 tabular-nums">{duration(row.latency_ms)}</td>
                   <td className="px-3 py-1.5 tabular-nums">{duration(row.ttft_ms)}</td>
+                  <td className="px-3 py-1.5 tabular-nums" data-col="thinking">{duration(row.thinking_ms ?? null)}</td>
                   <td className={`px-3 py-1.5 ${STATUS_STYLE[row.status] ?? ""}`} data-col="status">
                     {row.status}
                   </td>

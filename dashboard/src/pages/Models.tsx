@@ -25,7 +25,7 @@ export default function Models() {
     <div className="space-y-3">
       <div className={`${PANEL} overflow-x-auto p-0`}>
         <table className="w-full text-left text-sm" data-testid="model-table">
-          <TableHead columns={["model", "requests", "avg latency", "p95 latency", "tokens", "tokens/s", "TTFT", "cold loads", "avg load", "errors", "last used", "loaded"]} />
+          <TableHead columns={["model", "requests", "avg latency", "p95 latency", "tokens", "tokens/s", "TTFT", "thinking tokens", "avg thinking", "cold loads", "avg load", "errors", "last used", "loaded"]} />
           <tbody>
             {models.data.map((m) => (
               <tr key={m.model_name} className="border-t border-slate-100 dark:border-slate-800">
@@ -36,6 +36,8 @@ export default function Models() {
                 <td className="px-3 py-1.5 tabular-nums">{compact(m.tokens)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{rate(m.tokens_per_sec)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{duration(m.ttft)}</td>
+                <td className="px-3 py-1.5 tabular-nums" data-col="thinking-tokens">{m.thinking_tokens ? compact(m.thinking_tokens) : "—"}</td>
+                <td className="px-3 py-1.5 tabular-nums">{duration(m.avg_thinking_ms)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{compact(m.load_count)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{duration(m.avg_load_ms)}</td>
                 <td className="px-3 py-1.5 tabular-nums">{percent(m.error_rate)}</td>

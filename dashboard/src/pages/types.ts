@@ -27,6 +27,8 @@ export interface ModelRow {
   error_rate: number | null;
   last_used: string | null;
   loaded: boolean;
+  thinking_tokens: number;
+  avg_thinking_ms: number | null;
 }
 
 export interface ClientRow {
@@ -60,9 +62,13 @@ export interface LogRow {
   client: string;
   client_name: string;
   endpoint: string;
-  tokens: number;
+  tokens: number | null; // null: no model ran or nothing was reported (usage_source "none")
   latency_ms: number;
   ttft_ms: number | null;
+  ttft_answer_ms?: number | null;
+  thinking_ms?: number | null;
+  thinking_tokens?: number | null;
+  usage_source?: "reported" | "estimated" | "none";
   status: string;
   http_status: number;
   [key: string]: unknown;

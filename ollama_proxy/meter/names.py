@@ -1,0 +1,42 @@
+"""Pure: one canonical name per model, by Ollama's own rule.
+
+Ollama reads `llama3.2` as `llama3.2:latest` (a name without a tag gets `latest`), so the
+requests for one and the `/api/ps` row of the other are the same model. Registry hosts and
+namespaces are kept as written (`hf.co/org/m:q4`, `me/m:latest`): they name other models.
+Case is kept too: `/api/tags` and `/api/ps` list names as they were pulled.
+
+>>> canonical_model("llama3.2"), canonical_model("qwen3:0.6b")
+('llama3.2:latest', 'qwen3:0.6b')
+>>> canonical_model("localhost:5000/me/m"), canonical_model("")
+('localhost:5000/me/m:latest', '')
+"""
+
+from __future__ import annotations
+
+# Longest model name a record keeps: Ollama's own names are far shorter (host, namespace,
+# model and tag are each capped well below this), so anything longer is a client's junk.
+MODEL_NAME_MAX = 200
+
+
+def clip(name: str, limit: int = MODEL_NAME_MAX) -> str:
+    """`name` cut to `limit` characters (records keep what the client sent, bounded)."""
+    return name if len(name) <= limit else name[:limit]
+
+
+def canonical_model(name: str) -> str:
+    """`name` with `:latest` added when its last path segment has no tag; "" stays "".
+
+    A digest (`m@sha256:...`) is not a tag: the tag goes before it.
+
+    >>> canonical_model("m@sha256:abc"), canonical_model(" m:7b ")
+    ('m:latest@sha256:abc', 'm:7b')
+    """
+    name = name.strip()
+    if not name:
+        return ""
+    base, at, digest = name.partition("@")
+    if not base:
+        return clip(name)
+    if ":" not in base.rsplit("/", 1)[-1]:
+        base += ":latest"
+    return clip(base + at + digest)
