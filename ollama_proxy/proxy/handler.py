@@ -106,7 +106,7 @@ class ProxyHandler:
         self.inflight = inflight or InFlight()
         self._access = access or Access({})
         self.live = live or LiveTracker()
-        self.refusals = RefusalTally()
+        self.refusals = RefusalTally(max_labels=settings.max_client_labels)  # MAX_CLIENT_LABELS
         self.accounting = Accounting()  # the app replaces it when quotas or energy are on
         # CAPTURE_CONTENT (opt-in): the only place prompt and answer text is ever kept.
         self._capture = (
