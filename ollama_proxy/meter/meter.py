@@ -622,7 +622,10 @@ class Meter:
         The held chunks are metered first (as `finish` would), so the counts are current.
         `thinking` says whether the latest output unit carried reasoning text.
         """
-        thinking = bool(self._held) and _THINKING.search(self._held[-1][-600:]) is not None
+        # Until the first answer chunk every unit is metered as it comes (none are held).
+        thinking = (self._thinking > 0 and self._answer is None) or (
+            bool(self._held) and _THINKING.search(self._held[-1][-600:]) is not None
+        )
         try:
             if self._mode is NDJSON or self._mode is SSE:
                 self._release(now)
