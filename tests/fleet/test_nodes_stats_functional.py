@@ -56,7 +56,7 @@ async def test_nodes_endpoint_and_group_by_node(tmp_path: Path) -> None:
     assert {p["node"] for p in points if p["requests"]} == {"a", "b", "a,b,c"}
     assert all(p["instance"] is None for p in points)
     assert {(m["model_name"], m["node"]) for m in models} == {
-        ("llama3.2", "a"),  # as the response names it
+        ("llama3.2:latest", "a"),  # canonical: a name without a tag is :latest
         ("qwen3:0.6b", "b"),
     }
 
