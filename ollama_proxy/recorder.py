@@ -48,6 +48,7 @@ from ollama_proxy.store.segments import (
 log = structlog.get_logger("ollama_proxy.store")
 
 JOURNAL_TICK_S = 0.25  # fsync at least this often: the bound on what a SIGKILL can lose
+JOURNAL_RETRY_S = 1.0  # an unwritable journal is tried again this often
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 10.0  # a down store costs one connection attempt per 10 s at most
 MAX_ABANDONED = 2  # hung writes still running before a shipper stops starting new ones
@@ -316,6 +317,7 @@ class Recorder:
         self.hot: OrderedDict[Position, tuple[Batch, Position, int]] = OrderedDict()
         self.drops = Drops()
         self.journal_error = ""
+        self._journal_tried = 0.0
         self.submitted = 0
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
@@ -367,7 +369,11 @@ class Recorder:
             if cursor is not None:
                 (shipper.position, shipper.consumed) = cursor
                 floor.append(shipper.position[0])
-        await asyncio.to_thread(self.log.load, floor)
+        try:
+            await asyncio.to_thread(self.log.load, floor)
+        except OSError as exc:  # an unwritable journal must not stop the proxy: overflow
+            self.journal_error = f"{type(exc).__name__}: {exc}"
+            log.error("journal_unwritable", error=str(exc), overflow_max=self._overflow_max())
         start = self.log.start()
         for shipper in self.shippers:
             if shipper.position == ("", 0) or shipper.position < start:
@@ -445,7 +451,11 @@ class Recorder:
 
     async def _append(self, batches: list[Batch], frames: list[bytes], now_ms: int) -> None:
         counts = [len(b) for b in batches]
+        now = time.monotonic()
         try:
+            if self.journal_error and now - self._journal_tried < JOURNAL_RETRY_S:
+                raise OSError(self.journal_error)  # a failing disk is tried once a second
+            self._journal_tried = now
             start = await asyncio.to_thread(self.log.append, frames, counts, now_ms)
         except OSError as exc:
             self._journal_failed(batches, exc)
@@ -466,7 +476,7 @@ class Recorder:
         """Straight to the stores, through a bounded overflow; what it drops is counted."""
         if not self.journal_error:
             log.error("journal_unwritable", error=str(exc), overflow_max=self._overflow_max())
-        self.journal_error = f"{type(exc).__name__}: {exc}"
+            self.journal_error = f"{type(exc).__name__}: {exc}"
         everyone = {s.index for s in self.shippers}
         for batch in batches:
             self.overflow.append(_Overflow(batch, set(everyone)))

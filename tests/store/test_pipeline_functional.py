@@ -304,3 +304,23 @@ async def test_a_backlog_ships_fast_once_the_store_is_back(
     finally:
         await recorder.close()
         await store.close()  # type: ignore[attr-defined]
+
+
+async def test_a_journal_that_cannot_even_be_created_does_not_stop_the_proxy(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the journal should be")
+    settings = settings_for(tmp_path).model_copy(update={"journal_dir": str(blocker)})
+    up = MemoryStore("up")
+    recorder = Recorder([up], settings)  # type: ignore[list-item]
+    await recorder.start()
+    try:
+        sent = records(30, seed=8)
+        for record in sent:
+            recorder.submit(record)
+        await recorder.flush()
+        assert set(up.rows) == {r.request_id for r in sent}
+        assert recorder.health()[0]["state"] == "degraded"
+    finally:
+        await recorder.close()
