@@ -53,9 +53,9 @@ def backend_for(store: Any) -> Any:
     """The stats backend for a store, by its `kind`."""
     kind = getattr(store, "kind", "")
     if kind in ("sqlite", "postgres", "postgresql"):
-        from ollama_proxy.stats.sql_queries import SqlStatsBackend
+        from ollama_proxy.stats.rollup_queries import RollupStatsBackend
 
-        return SqlStatsBackend(store.engine)
+        return RollupStatsBackend(store.engine)
     if kind in ("clickhouse", "chdb"):
         from ollama_proxy.stats.clickhouse_queries import ClickHouseStatsBackend
 

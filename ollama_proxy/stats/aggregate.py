@@ -16,10 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ollama_proxy.stats.query import Filters
-
-# A model load that took this long was a cold load; a resident model reports a few ms
-# (Ollama always sends load_duration, also when the model was already in memory).
-COLD_LOAD_MS = 250.0
+from ollama_proxy.store.rollups import COLD_LOAD_MS
 
 CLIENT_KEY = "CASE WHEN client_name <> '' THEN client_name ELSE client END"
 GROUP_EXPRS: dict[str, str] = {

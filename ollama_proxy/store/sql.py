@@ -8,6 +8,7 @@ Inserts skip rows already present, so retries and journal replays land each reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from ollama_proxy.records import (
     RequestRecord,
     request_values,
 )
-from ollama_proxy.store import migrations, retention
+from ollama_proxy.store import migrations, retention, rollups
 from ollama_proxy.store.base import StoreState, mask_password
 from ollama_proxy.store.retention import RetentionRule
 from ollama_proxy.store.tables import ollama_metrics, request_content
@@ -105,6 +106,10 @@ class SqlStore:
         if self.kind == "sqlite":
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.kind == "sqlite" else postgresql.insert
+        # Rollup read-modify-writes of this process one at a time (SQLite has one writer;
+        # PostgreSQL also takes an advisory lock, for other processes).
+        self._rollup_lock = asyncio.Lock()
+        self._backfill: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         try:
@@ -139,6 +144,41 @@ class SqlStore:
         if self.schema_versions:
             log.info("store_schema_migrated", store=self.url, versions=self.schema_versions)
         self.state.schema_applied = True
+        if self._backfill is None:
+            self._backfill = asyncio.create_task(self._backfill_rollups())
+
+    async def _backfill_rollups(self, pause_s: float = 0.05) -> None:
+        """Roll up raw rows older than the rollups, a batch at a time, yielding in between."""
+        while await self.backfill_step():
+            await asyncio.sleep(pause_s)  # leave the store to the proxy's own writes
+
+    async def backfill_step(self, batch: int = 20_000) -> bool:
+        """One backfill batch; False once every raw row is in the rollups."""
+        try:
+            async with self._rollup_lock, self._session() as session:
+                return await rollups.backfill_step(session, batch)
+        except Exception as exc:  # retried at the next start; reads use raw rows meanwhile
+            log.warning("rollup_backfill_failed", store=self.url, error=str(exc))
+            return False
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> Any:
+        """A rollups.Session inside one transaction."""
+        if self.kind == "sqlite":
+            async with self.engine.begin() as conn:
+                yield rollups.SqliteSession(conn)
+            return
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            async with driver.transaction():
+                yield rollups.PgSession(driver)
+
+    async def purge_rollups(self, minute_before: datetime, hour_before: datetime) -> None:
+        """Rollup retention (the background retention pass calls it)."""
+        async with self._rollup_lock, self._session() as session:
+            await rollups.purge(session, minute_before, hour_before)
 
     async def _ready(self) -> None:
         if not self.state.schema_applied:
@@ -158,8 +198,10 @@ class SqlStore:
         rows = [_sqlite_tuple(r) for r in records]
         try:
             await self._ready()
-            async with self.engine.begin() as conn:
+            async with self._rollup_lock, self.engine.begin() as conn:
+                stored = await _stored_ids(conn, [r.request_id for r in records])
                 await conn.exec_driver_sql(_SQLITE_INSERT, rows)
+                await rollups.add_records(rollups.SqliteSession(conn), _new(records, stored))
         except Exception as exc:
             self.state.failed(exc)
             raise
@@ -186,11 +228,14 @@ class SqlStore:
                     await driver.copy_records_to_table(
                         "request_logs_stage", records=rows, columns=_COPY_COLUMNS
                     )
-                    await driver.execute(
+                    inserted = await driver.fetch(
                         f"INSERT INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
                         f"SELECT {', '.join(_COPY_COLUMNS)} FROM request_logs_stage "
-                        "ON CONFLICT DO NOTHING"
+                        "ON CONFLICT DO NOTHING RETURNING request_id"
                     )
+                    added = {row[0] for row in inserted}
+                    new = [r for r in _new(records, set()) if r.request_id in added]
+                    await rollups.add_records(rollups.PgSession(driver), new)
         except Exception as exc:
             self.state.failed(exc)
             raise
@@ -308,6 +353,10 @@ class SqlStore:
         return self.state.report(self.url, self.kind)
 
     async def close(self) -> None:
+        if self._backfill is not None:
+            self._backfill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backfill
         await self.engine.dispose()
 
 
@@ -334,6 +383,30 @@ def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
     row[_TIMESTAMP_INDEX] = stamp.isoformat(" ", "microseconds")
     row.append(record.completion_tokens)
     return tuple(row)
+
+
+async def _stored_ids(conn: Any, ids: list[str]) -> set[str]:
+    """The ids of a batch already stored (a replay): their records are not rolled up again."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        result = await conn.exec_driver_sql(
+            f"SELECT request_id FROM request_logs WHERE request_id IN ({marks})", tuple(chunk)
+        )
+        found.update(row[0] for row in result.fetchall())
+    return found
+
+
+def _new(records: Sequence[RequestRecord], stored: set[str]) -> list[RequestRecord]:
+    """Records the insert adds: not stored yet, first of their id in the batch."""
+    seen = set(stored)
+    out = []
+    for record in records:
+        if record.request_id not in seen:
+            seen.add(record.request_id)
+            out.append(record)
+    return out
 
 
 def _content_row(item: ContentRecord) -> dict[str, Any]:

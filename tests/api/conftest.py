@@ -132,7 +132,12 @@ async def _empty(store: Any) -> None:
         import sqlalchemy as sa
 
         async with store.engine.begin() as conn:
-            await conn.execute(sa.text("TRUNCATE request_logs"))
+            await conn.execute(
+                sa.text(
+                    "TRUNCATE request_logs, request_rollup_minute, request_rollup_hour, "
+                    "request_rollup_total"
+                )
+            )
 
 
 @pytest.fixture

@@ -1,0 +1,175 @@
+"""Stats aggregates for SQLite and PostgreSQL from the rollup tables (store/rollups.py).
+
+Totals, series and the models / clients / instances tables read rollup rows, never raw rows:
+all-time totals one row per (model, instance, client, node), a window its whole hours from
+`request_rollup_hour` and the minutes at its edges from `request_rollup_minute`, a series at a
+step of whole hours the hour table, else the minute table. Windows are whole minutes (the
+start rounded down, the end up). Percentiles come from the rows' DDSketch bins, concatenated
+per group in SQL and merged here (within 1% of the exact value, `store/sketch.py`).
+
+Raw rows answer what rollups cannot: logs, a log's detail, CSV, and aggregates filtered by
+client, status, endpoint or operation; also every aggregate while the backfill of an older
+database is still running (`SqlStatsBackend`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ollama_proxy.stats.aggregate import Aggregate, Params
+from ollama_proxy.stats.sql_queries import SqlDialect, SqlStatsBackend
+from ollama_proxy.store import rollups, sketch
+
+MINUTE, HOUR = rollups.TABLES["minute"], rollups.TABLES["hour"]
+SUMMED = set(rollups.SUM_COLUMNS)
+SKETCH_OF = {"latency_ms": "lat_sketch", "ttft_ms": "ttft_sketch"}
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Rows of one rollup table with bucket in [start, end); None = unbounded."""
+
+    table: str
+    start: int | None = None
+    end: int | None = None
+
+
+def _floor(value: int, step: int) -> int:
+    return value // step * step
+
+
+def _ceil(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def window_pieces(since: int | None, until: int | None) -> list[Piece]:
+    """Whole hours from the hour table, the minutes at either edge from the minute table."""
+    if since is None and until is None:
+        return [Piece(rollups.TOTAL_TABLE)]
+    first_hour = None if since is None else _ceil(since, 3600)
+    last_hour = None if until is None else _floor(until, 3600)
+    if first_hour is not None and last_hour is not None and first_hour >= last_hour:
+        return [Piece(MINUTE, since, until)]
+    pieces = []
+    if since is not None and since < (first_hour or since):
+        pieces.append(Piece(MINUTE, since, first_hour))
+    pieces.append(Piece(HOUR, first_hour, last_hour))
+    if until is not None and last_hour is not None and last_hour < until:
+        pieces.append(Piece(MINUTE, last_hour, until))
+    return pieces
+
+
+def _epoch(value: datetime | None, *, up: bool) -> int | None:
+    if value is None:
+        return None
+    seconds = value.timestamp()
+    return _ceil(int(-(-seconds // 1)), 60) if up else _floor(int(seconds // 1), 60)
+
+
+def plan(agg: Aggregate) -> list[Piece] | None:
+    """The rollup rows that answer `agg`, or None when only raw rows can."""
+    f = agg.filters
+    if any(v is not None for v in (f.client, f.status, f.endpoint, f.operation)):
+        return None  # not rollup dimensions (client is: but filters match address OR name)
+    since, until = _epoch(f.since, up=False), _epoch(f.until, up=True)
+    if "bucket" in agg.groups:
+        if agg.step_s % 60:
+            return None
+        return [Piece(HOUR if agg.step_s % 3600 == 0 else MINUTE, since, until)]
+    return window_pieces(since, until)
+
+
+def _measure(dialect: SqlDialect, name: str) -> str | None:
+    if name in SUMMED:
+        return f"sum({name})" if name != "requests" else "coalesce(sum(requests), 0)"
+    if name == "last_ts":
+        return "max(last_ts)"
+    if name == "models":
+        return dialect.models_list()
+    return None
+
+
+def _sketch_agg(dialect: SqlDialect, column: str) -> str:
+    if dialect.sqlite:
+        return f"CAST(group_concat({column}, '') AS BLOB)"
+    return f"string_agg({column}, ''::bytea)"
+
+
+def _piece_sql(piece: Piece, agg: Aggregate, params: Params, columns: str) -> str:
+    parts = []
+    if piece.start is not None:
+        parts.append(f"bucket >= {params.add(piece.start)}")
+    if piece.end is not None:
+        parts.append(f"bucket < {params.add(piece.end)}")
+    for name in ("model", "instance"):
+        value = getattr(agg.filters, name)
+        if value is not None:
+            parts.append(f"{name} = {params.add(value)}")
+    if agg.require_model:
+        parts.append("model <> ''")
+    where = f" WHERE {' AND '.join(parts)}" if parts else ""
+    return f"SELECT {columns} FROM {piece.table}{where}"
+
+
+def rollup_sql(
+    dialect: SqlDialect, agg: Aggregate, pieces: list[Piece]
+) -> tuple[str, dict[str, Any]]:
+    params = dialect.params()
+    groups = []
+    for name in agg.groups:
+        expr = f"(bucket / {int(agg.step_s)}) * {int(agg.step_s)}" if name == "bucket" else name
+        groups.append((expr, f"g_{name}"))
+    measures = [(m, sql) for m in agg.measures if (sql := _measure(dialect, m)) is not None]
+    sketches = [SKETCH_OF[column] for column in agg.pct_columns()]
+    needed = {"bucket", "model", "instance", "client"} | {m for m in agg.measures if m in SUMMED}
+    needed |= {"last_ts"} if "last_ts" in agg.measures else set()
+    columns = ", ".join(sorted(needed | set(sketches)))
+    union = " UNION ALL ".join(_piece_sql(p, agg, params, columns) for p in pieces)
+    select = [f"{expr} AS {alias}" for expr, alias in groups]
+    select += [f"{sql} AS {name}" for name, sql in measures]
+    select += [f"{_sketch_agg(dialect, s)} AS {s}" for s in sketches]
+    group_by = f" GROUP BY {', '.join(alias for _, alias in groups)}" if groups else ""
+    return f"SELECT {', '.join(select)} FROM ({union}) r{group_by}", params.values
+
+
+def finish_row(row: dict[str, Any], agg: Aggregate) -> dict[str, Any]:
+    """Group keys renamed, sketches turned into the asked percentiles."""
+    out = {(k[2:] if k.startswith("g_") else k): v for k, v in row.items()}
+    for column, pcts in agg.pct_columns().items():
+        blob = out.pop(SKETCH_OF[column], None)
+        values = sketch.quantiles(blob, [p for _, p in pcts])
+        out.update({name: value for (name, _), value in zip(pcts, values, strict=True)})
+    return out
+
+
+class RollupStatsBackend(SqlStatsBackend):
+    """`StatsBackend` that answers aggregates from rollups, everything else from raw rows."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__(engine)
+        self._complete = False  # the backfill is over: stays so
+
+    async def _rollups_complete(self) -> bool:
+        if not self._complete:
+            try:
+                rows = await self._fetch(
+                    f"SELECT next_ts, until_ts FROM {rollups.BACKFILL_TABLE} WHERE id = 1", {}
+                )
+            except Exception:  # no rollup tables (not migrated yet): raw rows answer
+                return False
+            first, until = (rows[0]["next_ts"], rows[0]["until_ts"]) if rows else (None, None)
+            if first is None or until is None:
+                self._complete = True
+            else:
+                self._complete = rollups.as_utc(first) >= rollups.as_utc(until)
+        return self._complete
+
+    async def aggregate(self, agg: Aggregate) -> list[dict[str, Any]]:
+        pieces = plan(agg)
+        if pieces is None or not await self._rollups_complete():
+            return await super().aggregate(agg)
+        sql, params = rollup_sql(self.dialect, agg, pieces)
+        rows = await self._fetch(sql, params)
+        return [finish_row(row, agg) for row in rows]

@@ -1,0 +1,423 @@
+"""Rollups for the SQL stores: per minute, per hour and all-time, kept with the raw rows.
+
+Every batch that `SqlStore.write_requests` inserts is also added, in the same transaction, to
+three tables of the same shape (`schemas/migrations/*/0010_rollups.sql`):
+`request_rollup_minute`, `request_rollup_hour` (bucket = start, Unix seconds) and
+`request_rollup_total` (bucket 0), one row per (bucket, model, instance, client, node) with
+counts, sums and two latency sketches (`store/sketch.py`). Only the records the insert
+actually added are counted, so a replayed journal segment changes nothing (exactly once by
+request_id, as the raw rows).
+
+A row is read, merged in Python and written back (sketches merge by adding bin counts). The
+read-modify-write is serialised: by the store's asyncio lock on SQLite (one process writes
+the file) and by a transaction-level advisory lock on PostgreSQL (several proxies may share
+it). The stats API reads these tables (`stats/rollup_queries.py`), never raw rows, for totals,
+series and breakdowns.
+
+Databases that held raw rows before the rollups existed are filled by `backfill_step`, in
+batches, while the proxy runs: the migration records the pending span [next_ts, until_ts) in
+`rollup_backfill`; writes skip the records of that span not yet reached (the backfill will
+count them) and the backfill moves `next_ts` forward one batch per transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from ollama_proxy.store import sketch
+
+# A model load that took this long was a cold load; a resident model reports a few ms
+# (Ollama always sends load_duration, also when the model was already in memory).
+COLD_LOAD_MS = 250.0
+
+TABLES = {"minute": "request_rollup_minute", "hour": "request_rollup_hour"}
+TOTAL_TABLE = "request_rollup_total"
+STEPS = {"minute": 60, "hour": 3600}
+KEY_COLUMNS = ("bucket", "model", "instance", "client", "node")
+# Sums per row. A new summed record field (e.g. gpu_ms) is one name here, one column in a
+# migration, and one line in `_add_fact`.
+SUM_COLUMNS = (
+    "requests",
+    "errors",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "eval_tokens",  # completion tokens of requests that reported an eval duration
+    "eval_ms",  # sum of those eval durations
+    "latency_sum",
+    "load_count",  # cold loads (load_duration_ms >= COLD_LOAD_MS)
+    "load_ms_sum",
+)
+SKETCH_COLUMNS = ("lat_sketch", "ttft_sketch")  # latency_ms, ttft_ms (non-null only)
+COLUMNS = (*KEY_COLUMNS, *SUM_COLUMNS, "last_ts", *SKETCH_COLUMNS)
+_FLOATS = tuple(name in ("eval_ms", "latency_sum", "load_ms_sum") for name in SUM_COLUMNS)
+# The raw columns a backfill reads; `node` only once records carry it.
+_HAS_NODE = "node" in REQUEST_FIELDS
+RAW_COLUMNS = (
+    "timestamp",
+    "model",
+    "instance",
+    "client",
+    "client_name",
+    "node" if _HAS_NODE else "''",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "eval_duration_ms",
+    "load_duration_ms",
+)
+ADVISORY_LOCK = 0x6F6C6C616D61  # PostgreSQL pg_advisory_xact_lock key of rollup writers
+
+
+@dataclass(slots=True)
+class Cell:
+    """One rollup row being built: sums, the newest timestamp, sketch bin counts."""
+
+    sums: list[float] = field(default_factory=lambda: [0] * len(SUM_COLUMNS))
+    last_ts: datetime | None = None
+    lat: dict[int, int] = field(default_factory=dict)
+    ttft: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, other: Cell) -> None:
+        self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
+        if other.last_ts is not None and (self.last_ts is None or other.last_ts > self.last_ts):
+            self.last_ts = other.last_ts
+        sketch.add_counts(self.lat, other.lat)
+        sketch.add_counts(self.ttft, other.ttft)
+
+
+Key = tuple[int, str, str, str, str]  # bucket, model, instance, client, node
+# A record reduced to what rollups count (from a RequestRecord or a raw row).
+Fact = tuple[
+    datetime, str, str, str, str, bool, int, int, int, float, float | None, float | None,
+    float | None,
+]  # fmt: skip
+
+
+def as_utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite text 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def fact_of_record(r: RequestRecord) -> Fact:
+    return (
+        as_utc(r.timestamp),
+        r.model,
+        r.instance,
+        r.client_name or r.client,
+        str(getattr(r, "node", "") or ""),
+        r.status == "error",
+        r.prompt_tokens or 0,  # usage is null on non-inference routes
+        r.completion_tokens or 0,
+        r.cached_tokens or 0,
+        r.latency_ms or 0.0,
+        r.ttft_ms,
+        r.eval_duration_ms,
+        r.load_duration_ms,
+    )
+
+
+def fact_of_row(row: Sequence[Any]) -> Fact:
+    """A raw row selected as RAW_COLUMNS -> Fact."""
+    ts, model, instance, client, name, node, status = row[:7]
+    prompt, completion, cached, latency, ttft, eval_ms, load_ms = row[7:]
+    return (
+        as_utc(ts),
+        model or "",
+        instance or "",
+        name or client or "",
+        node or "",
+        status == "error",
+        int(prompt or 0),
+        int(completion or 0),
+        int(cached or 0),
+        float(latency or 0.0),
+        None if ttft is None else float(ttft),
+        None if eval_ms is None else float(eval_ms),
+        None if load_ms is None else float(load_ms),
+    )
+
+
+def _add_fact(cell: Cell, fact: Fact, lat_key: int, ttft_key: int | None) -> None:
+    sums = cell.sums
+    completion, eval_ms, load_ms = fact[7], fact[11], fact[12]
+    sums[0] += 1
+    sums[1] += fact[5]
+    sums[2] += fact[6]
+    sums[3] += completion
+    sums[4] += fact[8]
+    if eval_ms is not None and eval_ms > 0:
+        sums[5] += completion
+        sums[6] += eval_ms
+    sums[7] += fact[9]
+    if load_ms is not None and load_ms >= COLD_LOAD_MS:
+        sums[8] += 1
+        sums[9] += load_ms
+    if cell.last_ts is None or fact[0] > cell.last_ts:
+        cell.last_ts = fact[0]
+    cell.lat[lat_key] = cell.lat.get(lat_key, 0) + 1
+    if ttft_key is not None:
+        cell.ttft[ttft_key] = cell.ttft.get(ttft_key, 0) + 1
+
+
+def _sketch_keys(values: Iterable[float | None]) -> list[int | None]:
+    array = np.fromiter((math.nan if v is None else v for v in values), dtype=np.float64)
+    keys = sketch.keys_of(array).tolist()
+    valid = np.isfinite(array) & (array >= 0)
+    return [k if ok else None for k, ok in zip(keys, valid.tolist(), strict=True)]
+
+
+def minute_cells(facts: Sequence[Fact]) -> dict[Key, Cell]:
+    """Facts -> one Cell per (minute, model, instance, client, node)."""
+    lat_keys = _sketch_keys(f[9] for f in facts)
+    ttft_keys = _sketch_keys(f[10] for f in facts)
+    cells: dict[Key, Cell] = {}
+    for fact, lat_key, ttft_key in zip(facts, lat_keys, ttft_keys, strict=True):
+        minute = int(fact[0].timestamp()) // 60 * 60
+        key = (minute, fact[1], fact[2], fact[3], fact[4])
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        _add_fact(cell, fact, sketch.ZERO_KEY if lat_key is None else lat_key, ttft_key)
+    return cells
+
+
+def coarsen(cells: dict[Key, Cell], step: int) -> dict[Key, Cell]:
+    """Cells of a finer grain -> cells of `step` seconds (0: one all-time bucket)."""
+    out: dict[Key, Cell] = {}
+    for (bucket, *dims), cell in cells.items():
+        start = bucket // step * step if step else 0
+        key: Key = (start, dims[0], dims[1], dims[2], dims[3])
+        target = out.get(key)
+        if target is None:
+            target = out[key] = Cell()
+        target.merge(cell)
+    return out
+
+
+def all_grains(facts: Sequence[Fact]) -> dict[str, dict[Key, Cell]]:
+    minute = minute_cells(facts)
+    return {
+        TABLES["minute"]: minute,
+        TABLES["hour"]: coarsen(minute, STEPS["hour"]),
+        TOTAL_TABLE: coarsen(minute, 0),
+    }
+
+
+# --- database side -------------------------------------------------------------------------
+
+
+class Session(Protocol):
+    """The two calls rollups make, on a connection inside the caller's transaction."""
+
+    kind: str
+
+    def ph(self, n: int) -> str: ...  # the n-th (0-based) placeholder
+    async def select(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]: ...
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+
+
+class SqliteSession:
+    """Session over an SQLAlchemy connection to SQLite (qmark parameters)."""
+
+    kind = "sqlite"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def ph(self, n: int) -> str:
+        return "?"
+
+    async def select(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+        result = await self.conn.exec_driver_sql(sql, tuple(args))
+        return list(result.fetchall())
+
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            await self.conn.exec_driver_sql(sql, rows)
+
+
+class PgSession:
+    """Session over an asyncpg connection ($n parameters)."""
+
+    kind = "postgres"
+
+    def __init__(self, driver: Any) -> None:
+        self.driver = driver
+
+    def ph(self, n: int) -> str:
+        return f"${n + 1}"
+
+    async def select(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+        return list(await self.driver.fetch(sql, *args))
+
+    async def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            await self.driver.executemany(sql, rows)
+
+
+def sqlite_time(value: datetime) -> str:
+    """SQLAlchemy's SQLite DateTime text (UTC), the raw rows' format."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def upsert_sql(session: Session, table: str) -> str:
+    values = ", ".join(session.ph(i) for i in range(len(COLUMNS)))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in KEY_COLUMNS)
+    return (
+        f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({values}) "
+        f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {updates}"
+    )
+
+
+def _row_of(session: Session, key: Key, cell: Cell) -> tuple[Any, ...]:
+    stamp: Any = cell.last_ts
+    if session.kind == "sqlite" and stamp is not None:
+        stamp = sqlite_time(stamp)
+    lat, ttft = sketch.encode_counts(cell.lat), sketch.encode_counts(cell.ttft)
+    sums = [
+        float(v) if float_column else int(v)
+        for v, float_column in zip(cell.sums, _FLOATS, strict=True)
+    ]
+    return (*key, *sums, stamp, lat, ttft)
+
+
+def _cell_of(row: Sequence[Any]) -> tuple[Key, Cell]:
+    n_keys, n_sums = len(KEY_COLUMNS), len(SUM_COLUMNS)
+    key: Key = (int(row[0]), row[1], row[2], row[3], row[4])
+    sums = [v if isinstance(v, int | float) else float(v) for v in row[n_keys : n_keys + n_sums]]
+    stamp, lat, ttft = row[n_keys + n_sums :]
+    cell = Cell(sums, None if stamp is None else as_utc(stamp))
+    cell.lat, cell.ttft = sketch.decode_counts(lat), sketch.decode_counts(ttft)
+    return key, cell
+
+
+async def _existing(session: Session, table: str, keys: list[Key]) -> dict[Key, Cell]:
+    """The stored rows of these keys (row-value IN, 500 keys a statement)."""
+    found: dict[Key, Cell] = {}
+    # PostgreSQL types a VALUES list of parameters as text unless told.
+    casts = ("::bigint", *["::text"] * 4) if session.kind == "postgres" else ("",) * 5
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        tuples = ", ".join(
+            "(" + ", ".join(session.ph(i * 5 + j) + casts[j] for j in range(5)) + ")"
+            for i in range(len(chunk))
+        )
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM {table} "
+            f"WHERE ({', '.join(KEY_COLUMNS)}) IN (VALUES {tuples})"
+        )
+        args = [value for key in chunk for value in key]
+        for row in await session.select(sql, args):
+            key, cell = _cell_of(row)
+            found[key] = cell
+    return found
+
+
+async def add_facts(session: Session, facts: Sequence[Fact]) -> None:
+    """Add facts to the three tables (caller holds the rollup lock and the transaction)."""
+    if not facts:
+        return
+    if session.kind == "postgres":
+        await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
+    for table, cells in all_grains(facts).items():
+        stored = await _existing(session, table, list(cells))
+        for key, cell in stored.items():
+            cell.merge(cells[key])
+            cells[key] = cell
+        rows = [_row_of(session, key, cell) for key, cell in cells.items()]
+        await session.execute_many(upsert_sql(session, table), rows)
+
+
+# --- backfill and retention ----------------------------------------------------------------
+
+BACKFILL_TABLE = "rollup_backfill"
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Raw rows in [next_ts, until_ts) are not in the rollups yet; None: nothing pending."""
+
+    next_ts: datetime
+    until_ts: datetime
+
+    def covers(self, stamp: datetime) -> bool:
+        return self.next_ts <= stamp < self.until_ts
+
+
+async def pending(session: Session) -> Pending | None:
+    rows = await session.select(f"SELECT next_ts, until_ts FROM {BACKFILL_TABLE} WHERE id = 1", [])
+    if not rows or rows[0][0] is None or rows[0][1] is None:
+        return None
+    span = Pending(as_utc(rows[0][0]), as_utc(rows[0][1]))
+    return span if span.next_ts < span.until_ts else None
+
+
+async def add_records(session: Session, records: Sequence[RequestRecord]) -> None:
+    """Roll up newly inserted records, except those the backfill has still to reach."""
+    span = await pending(session) if records else None
+    facts = [fact_of_record(r) for r in records]
+    if span is not None:
+        facts = [f for f in facts if not span.covers(f[0])]
+    await add_facts(session, facts)
+
+
+def _time_arg(session: Session, value: datetime) -> Any:
+    return sqlite_time(value) if session.kind == "sqlite" else value
+
+
+async def backfill_step(session: Session, batch: int = 20_000) -> bool:
+    """Roll up the next `batch` raw rows of the pending span; False when nothing is left.
+
+    Rows are taken in timestamp order, from next_ts to the timestamp of the batch+1-th row
+    (so rows sharing a timestamp are never split between two steps).
+    """
+    if session.kind == "postgres":
+        await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
+    span = await pending(session)
+    if span is None:
+        return False
+    lo, hi = _time_arg(session, span.next_ts), _time_arg(session, span.until_ts)
+    p0, p1, p2 = session.ph(0), session.ph(1), session.ph(2)
+    found = await session.select(
+        f"SELECT timestamp FROM request_logs WHERE timestamp >= {p0} AND timestamp < {p1} "
+        f"ORDER BY timestamp LIMIT 1 OFFSET {p2}",
+        [lo, hi, int(batch)],
+    )
+    end = as_utc(found[0][0]) if found else span.until_ts
+    rows = await session.select(
+        f"SELECT {', '.join(RAW_COLUMNS)} FROM request_logs "
+        f"WHERE timestamp >= {p0} AND timestamp < {p1}",
+        [lo, _time_arg(session, end)],
+    )
+    await add_facts(session, [fact_of_row(row) for row in rows])
+    await session.execute_many(
+        f"UPDATE {BACKFILL_TABLE} SET next_ts = {p0} WHERE id = 1",
+        [(_time_arg(session, end),)],
+    )
+    return end < span.until_ts
+
+
+async def purge(session: Session, minute_before: datetime, hour_before: datetime) -> None:
+    """Retention: minute rows as long as raw rows, hour rows ROLLUP_RETENTION_DAYS.
+
+    The all-time table is never purged: its totals are the store's whole history.
+    """
+    for table, before, step in (
+        (TABLES["minute"], minute_before, STEPS["minute"]),
+        (TABLES["hour"], hour_before, STEPS["hour"]),
+    ):
+        # Only whole buckets before the cut go: a bucket is kept while any second of it is.
+        cut = int(before.timestamp()) // step * step
+        await session.execute_many(f"DELETE FROM {table} WHERE bucket < {session.ph(0)}", [(cut,)])

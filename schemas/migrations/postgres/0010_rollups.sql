@@ -1,0 +1,81 @@
+-- Rollups of request_logs (store/rollups.py): per minute, per hour and all-time (bucket 0),
+-- one row per (bucket, model, instance, client, node), maintained in the transaction that
+-- inserts the raw rows. client is client_name when sent, else the address (the stats API's
+-- client key). Sketches: DDSketch bins, little-endian (int16 key, uint32 count) pairs
+-- (store/sketch.py). A summed record field added later gets its column in a later migration.
+-- bucket: start of the minute / hour, Unix seconds.
+
+CREATE TABLE IF NOT EXISTS request_rollup_minute (
+    bucket BIGINT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    instance TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL DEFAULT '',
+    requests BIGINT NOT NULL DEFAULT 0,
+    errors BIGINT NOT NULL DEFAULT 0,
+    prompt_tokens BIGINT NOT NULL DEFAULT 0,
+    completion_tokens BIGINT NOT NULL DEFAULT 0,
+    cached_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+    latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_count BIGINT NOT NULL DEFAULT 0,
+    load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_ts TIMESTAMPTZ,
+    lat_sketch BYTEA,
+    ttft_sketch BYTEA,
+    PRIMARY KEY (bucket, model, instance, client, node)
+);
+CREATE TABLE IF NOT EXISTS request_rollup_hour (
+    bucket BIGINT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    instance TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL DEFAULT '',
+    requests BIGINT NOT NULL DEFAULT 0,
+    errors BIGINT NOT NULL DEFAULT 0,
+    prompt_tokens BIGINT NOT NULL DEFAULT 0,
+    completion_tokens BIGINT NOT NULL DEFAULT 0,
+    cached_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+    latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_count BIGINT NOT NULL DEFAULT 0,
+    load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_ts TIMESTAMPTZ,
+    lat_sketch BYTEA,
+    ttft_sketch BYTEA,
+    PRIMARY KEY (bucket, model, instance, client, node)
+);
+CREATE TABLE IF NOT EXISTS request_rollup_total (
+    bucket BIGINT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    instance TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL DEFAULT '',
+    requests BIGINT NOT NULL DEFAULT 0,
+    errors BIGINT NOT NULL DEFAULT 0,
+    prompt_tokens BIGINT NOT NULL DEFAULT 0,
+    completion_tokens BIGINT NOT NULL DEFAULT 0,
+    cached_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_tokens BIGINT NOT NULL DEFAULT 0,
+    eval_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+    latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_count BIGINT NOT NULL DEFAULT 0,
+    load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_ts TIMESTAMPTZ,
+    lat_sketch BYTEA,
+    ttft_sketch BYTEA,
+    PRIMARY KEY (bucket, model, instance, client, node)
+);
+
+-- Raw rows present before this migration, [next_ts, until_ts), are rolled up in batches by
+-- the running proxy (rollups.backfill_step); until then the stats API reads raw rows.
+CREATE TABLE IF NOT EXISTS rollup_backfill (
+    id INTEGER PRIMARY KEY,
+    next_ts TIMESTAMPTZ,
+    until_ts TIMESTAMPTZ
+);
+INSERT INTO rollup_backfill (id, next_ts, until_ts)
+SELECT 1, min(timestamp), max(timestamp) + interval '1 microsecond' FROM request_logs
+ON CONFLICT DO NOTHING;
