@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ollama_proxy.stats.query import Filters
-from ollama_proxy.store.rollups import COLD_LOAD_MS
+from ollama_proxy.store.rollups import COLD_LOAD_MS as COLD_LOAD_MS  # defined with the rollups
 
 CLIENT_KEY = "CASE WHEN client_name <> '' THEN client_name ELSE client END"
 GROUP_EXPRS: dict[str, str] = {

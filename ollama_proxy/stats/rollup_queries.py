@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ollama_proxy.stats.aggregate import Aggregate, Params
+from ollama_proxy.stats.aggregate import PCT_MEASURES, Aggregate, Params
 from ollama_proxy.stats.sql_queries import SqlDialect, SqlStatsBackend
 from ollama_proxy.store import rollups, sketch
 
 MINUTE, HOUR = rollups.TABLES["minute"], rollups.TABLES["hour"]
 SUMMED = set(rollups.SUM_COLUMNS)
 SKETCH_OF = {"latency_ms": "lat_sketch", "ttft_ms": "ttft_sketch"}
+ANSWERED = SUMMED | {"last_ts", "models"} | set(PCT_MEASURES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ def _epoch(value: datetime | None, *, up: bool) -> int | None:
 def plan(agg: Aggregate) -> list[Piece] | None:
     """The rollup rows that answer `agg`, or None when only raw rows can."""
     f = agg.filters
+    if not set(agg.measures) <= ANSWERED:
+        return None  # a measure the rollups do not keep
     if any(v is not None for v in (f.client, f.status, f.endpoint, f.operation)):
         return None  # not rollup dimensions (client is: but filters match address OR name)
     since, until = _epoch(f.since, up=False), _epoch(f.until, up=True)

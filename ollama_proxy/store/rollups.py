@@ -41,8 +41,8 @@ TABLES = {"minute": "request_rollup_minute", "hour": "request_rollup_hour"}
 TOTAL_TABLE = "request_rollup_total"
 STEPS = {"minute": 60, "hour": 3600}
 KEY_COLUMNS = ("bucket", "model", "instance", "client", "node")
-# Sums per row. A new summed record field (e.g. gpu_ms) is one name here, one column in a
-# migration, and one line in `_add_fact`.
+# Sums per row, named as the stats measures they answer (stats/aggregate.py). A new summed
+# record field is one name here, one column in a migration, and one line in `_add_fact`.
 SUM_COLUMNS = (
     "requests",
     "errors",
@@ -54,10 +54,23 @@ SUM_COLUMNS = (
     "latency_sum",
     "load_count",  # cold loads (load_duration_ms >= COLD_LOAD_MS)
     "load_ms_sum",
+    "gpu_ms_sum",  # GPU time: records without one count 0
+    "load_charged_sum",
+    "energy_j_sum",
+    "energy_n",  # records with an energy reading
+    "energy_tokens",  # completion tokens of those records
 )
 SKETCH_COLUMNS = ("lat_sketch", "ttft_sketch")  # latency_ms, ttft_ms (non-null only)
 COLUMNS = (*KEY_COLUMNS, *SUM_COLUMNS, "last_ts", *SKETCH_COLUMNS)
-_FLOATS = tuple(name in ("eval_ms", "latency_sum", "load_ms_sum") for name in SUM_COLUMNS)
+_FLOAT_SUMS = (
+    "eval_ms",
+    "latency_sum",
+    "load_ms_sum",
+    "gpu_ms_sum",
+    "load_charged_sum",
+    "energy_j_sum",
+)
+_FLOATS = tuple(name in _FLOAT_SUMS for name in SUM_COLUMNS)
 # The raw columns a backfill reads; `node` only once records carry it.
 _HAS_NODE = "node" in REQUEST_FIELDS
 RAW_COLUMNS = (
@@ -75,6 +88,9 @@ RAW_COLUMNS = (
     "ttft_ms",
     "eval_duration_ms",
     "load_duration_ms",
+    "gpu_ms",
+    "load_charged_ms",
+    "energy_j",
 )
 ADVISORY_LOCK = 0x6F6C6C616D61  # PostgreSQL pg_advisory_xact_lock key of rollup writers
 
@@ -98,9 +114,11 @@ class Cell:
 
 Key = tuple[int, str, str, str, str]  # bucket, model, instance, client, node
 # A record reduced to what rollups count (from a RequestRecord or a raw row).
+# (timestamp, model, instance, client, node, is_error, prompt, completion, cached, latency,
+#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j)
 Fact = tuple[
     datetime, str, str, str, str, bool, int, int, int, float, float | None, float | None,
-    float | None,
+    float | None, float | None, float | None, float | None,
 ]  # fmt: skip
 
 
@@ -125,13 +143,16 @@ def fact_of_record(r: RequestRecord) -> Fact:
         r.ttft_ms,
         r.eval_duration_ms,
         r.load_duration_ms,
+        r.gpu_ms,
+        r.load_charged_ms,
+        r.energy_j,
     )
 
 
 def fact_of_row(row: Sequence[Any]) -> Fact:
     """A raw row selected as RAW_COLUMNS -> Fact."""
     ts, model, instance, client, name, node, status = row[:7]
-    prompt, completion, cached, latency, ttft, eval_ms, load_ms = row[7:]
+    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy = row[7:]
     return (
         as_utc(ts),
         model or "",
@@ -146,6 +167,9 @@ def fact_of_row(row: Sequence[Any]) -> Fact:
         None if ttft is None else float(ttft),
         None if eval_ms is None else float(eval_ms),
         None if load_ms is None else float(load_ms),
+        None if gpu is None else float(gpu),
+        None if charged is None else float(charged),
+        None if energy is None else float(energy),
     )
 
 
@@ -164,6 +188,12 @@ def _add_fact(cell: Cell, fact: Fact, lat_key: int, ttft_key: int | None) -> Non
     if load_ms is not None and load_ms >= COLD_LOAD_MS:
         sums[8] += 1
         sums[9] += load_ms
+    sums[10] += fact[13] or 0.0
+    sums[11] += fact[14] or 0.0
+    if fact[15] is not None:
+        sums[12] += fact[15]
+        sums[13] += 1
+        sums[14] += completion
     if cell.last_ts is None or fact[0] > cell.last_ts:
         cell.last_ts = fact[0]
     cell.lat[lat_key] = cell.lat.get(lat_key, 0) + 1

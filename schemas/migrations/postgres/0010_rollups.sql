@@ -2,7 +2,7 @@
 -- one row per (bucket, model, instance, client, node), maintained in the transaction that
 -- inserts the raw rows. client is client_name when sent, else the address (the stats API's
 -- client key). Sketches: DDSketch bins, little-endian (int16 key, uint32 count) pairs
--- (store/sketch.py). A summed record field added later gets its column in a later migration.
+-- (store/sketch.py). A summed record field added later gets its columns in a later migration.
 -- bucket: start of the minute / hour, Unix seconds.
 
 CREATE TABLE IF NOT EXISTS request_rollup_minute (
@@ -21,6 +21,11 @@ CREATE TABLE IF NOT EXISTS request_rollup_minute (
     latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
     load_count BIGINT NOT NULL DEFAULT 0,
     load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    gpu_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_charged_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_j_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_n BIGINT NOT NULL DEFAULT 0,
+    energy_tokens BIGINT NOT NULL DEFAULT 0,
     last_ts TIMESTAMPTZ,
     lat_sketch BYTEA,
     ttft_sketch BYTEA,
@@ -42,6 +47,11 @@ CREATE TABLE IF NOT EXISTS request_rollup_hour (
     latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
     load_count BIGINT NOT NULL DEFAULT 0,
     load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    gpu_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_charged_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_j_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_n BIGINT NOT NULL DEFAULT 0,
+    energy_tokens BIGINT NOT NULL DEFAULT 0,
     last_ts TIMESTAMPTZ,
     lat_sketch BYTEA,
     ttft_sketch BYTEA,
@@ -63,6 +73,11 @@ CREATE TABLE IF NOT EXISTS request_rollup_total (
     latency_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
     load_count BIGINT NOT NULL DEFAULT 0,
     load_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    gpu_ms_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    load_charged_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_j_sum DOUBLE PRECISION NOT NULL DEFAULT 0,
+    energy_n BIGINT NOT NULL DEFAULT 0,
+    energy_tokens BIGINT NOT NULL DEFAULT 0,
     last_ts TIMESTAMPTZ,
     lat_sketch BYTEA,
     ttft_sketch BYTEA,
