@@ -78,6 +78,14 @@ class StoreSettings(BaseModel):
         validation_alias=env("RETENTION_DAYS", "retention_days"),
         description="Days of request logs and metrics kept by the stores.",
     )
+    rollup_retention_days: int = Field(
+        400,
+        ge=1,
+        validation_alias=env("ROLLUP_RETENTION_DAYS", "rollup_retention_days"),
+        description="Days of hourly rollups kept by SQLite and PostgreSQL (long-range history "
+        "and breakdowns survive raw-log deletion). Per-minute rollups follow RETENTION_DAYS; "
+        "all-time totals are kept.",
+    )
     clickhouse_host: str = Field(
         "localhost", validation_alias=env("CLICKHOUSE_HOST"), description="ClickHouse host."
     )

@@ -45,6 +45,7 @@ def open_store(url: str, settings: Settings | None = None) -> Store:
 
 def _sql_store(url: str, settings: Settings) -> Store:
     from ollama_proxy.store.retention import RetentionRule
+    from ollama_proxy.store.rollups import rollup_rules
     from ollama_proxy.store.sql import SqlStore
 
     store = SqlStore(
@@ -58,6 +59,7 @@ def _sql_store(url: str, settings: Settings) -> Store:
         RetentionRule("request_logs", "timestamp", lambda: settings.retention_days),
         RetentionRule("ollama_metrics", "timestamp", lambda: settings.retention_days),
         RetentionRule("request_content", "timestamp", lambda: settings.capture_retention_days),
+        *rollup_rules(lambda: settings.retention_days, lambda: settings.rollup_retention_days),
     ]
     return store
 

@@ -6,7 +6,8 @@ every pass, so a change through POST /api/config applies at the next pass, which
 triggers at once. Other modules add their own tables to the same pass:
 
     store.retention_rules.append(
-        RetentionRule("request_rollup_1h", "bucket", lambda: settings.rollup_retention_days)
+        RetentionRule("request_rollup_hour", "bucket", lambda: settings.rollup_retention_days,
+                      epoch=True)
     )
 
 Deletes go in batches of `BATCH_ROWS` rows, each its own short transaction, with a pause
@@ -42,6 +43,7 @@ class RetentionRule:
     table: str
     column: str
     days: Callable[[], int]
+    epoch: bool = False  # the column holds Unix seconds (rollup buckets), not a timestamp
 
     def __post_init__(self) -> None:
         for name in (self.table, self.column):

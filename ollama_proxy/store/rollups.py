@@ -23,7 +23,7 @@ count them) and the backfill moves `next_ts` forward one batch per transaction.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -359,8 +359,7 @@ async def add_facts(session: Session, facts: Sequence[Fact]) -> None:
     """Add facts to the three tables (caller holds the rollup lock and the transaction)."""
     if not facts:
         return
-    if session.kind == "postgres":
-        await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
+    await lock(session)
     for table, cells in all_grains(facts).items():
         stored = await _existing(session, table, list(cells))
         for key, cell in stored.items():
@@ -394,9 +393,22 @@ async def pending(session: Session) -> Pending | None:
     return span if span.next_ts < span.until_ts else None
 
 
+async def lock(session: Session) -> None:
+    """PostgreSQL: serialise rollup writers of every process until the transaction ends.
+
+    Taken before the backfill state is read: a write that read it unlocked could skip a
+    record the backfill, already past it, will never see (its insert not yet committed).
+    """
+    if session.kind == "postgres":
+        await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
+
+
 async def add_records(session: Session, records: Sequence[RequestRecord]) -> None:
     """Roll up newly inserted records, except those the backfill has still to reach."""
-    span = await pending(session) if records else None
+    if not records:
+        return
+    await lock(session)
+    span = await pending(session)
     facts = [fact_of_record(r) for r in records]
     if span is not None:
         facts = [f for f in facts if not span.covers(f[0])]
@@ -413,8 +425,7 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     Rows are taken in timestamp order, from next_ts to the timestamp of the batch+1-th row
     (so rows sharing a timestamp are never split between two steps).
     """
-    if session.kind == "postgres":
-        await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
+    await lock(session)
     span = await pending(session)
     if span is None:
         return False
@@ -439,15 +450,12 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     return end < span.until_ts
 
 
-async def purge(session: Session, minute_before: datetime, hour_before: datetime) -> None:
-    """Retention: minute rows as long as raw rows, hour rows ROLLUP_RETENTION_DAYS.
+def rollup_rules(minute_days: Callable[[], int], hour_days: Callable[[], int]) -> list[Any]:
+    """Retention of the rollups (store/retention.py): minute rows as long as the raw rows
+    (RETENTION_DAYS), hour rows ROLLUP_RETENTION_DAYS; the all-time totals are kept."""
+    from ollama_proxy.store.retention import RetentionRule
 
-    The all-time table is never purged: its totals are the store's whole history.
-    """
-    for table, before, step in (
-        (TABLES["minute"], minute_before, STEPS["minute"]),
-        (TABLES["hour"], hour_before, STEPS["hour"]),
-    ):
-        # Only whole buckets before the cut go: a bucket is kept while any second of it is.
-        cut = int(before.timestamp()) // step * step
-        await session.execute_many(f"DELETE FROM {table} WHERE bucket < {session.ph(0)}", [(cut,)])
+    return [
+        RetentionRule(TABLES["minute"], "bucket", minute_days, epoch=True),
+        RetentionRule(TABLES["hour"], "bucket", hour_days, epoch=True),
+    ]

@@ -78,11 +78,13 @@ class SqlStore:
         self.url = mask_password(url)
         self._retention_days = retention_days
         self.content_retention_days = 7
+        self.rollup_retention_days = 400
         # What the retention pass deletes here (others may append their tables' rules).
         self.retention_rules: list[RetentionRule] = [
             RetentionRule("request_logs", "timestamp", lambda: self._retention_days),
             RetentionRule("ollama_metrics", "timestamp", lambda: self._retention_days),
             RetentionRule("request_content", "timestamp", lambda: self.content_retention_days),
+            *rollups.rollup_rules(lambda: self._retention_days, lambda: self.rollup_retention_days),
         ]
         self._hypertables: set[str] | None = None  # TimescaleDB: tables its policies trim
         self._policy_days: dict[str, int] = {}
@@ -110,6 +112,7 @@ class SqlStore:
         # PostgreSQL also takes an advisory lock, for other processes).
         self._rollup_lock = asyncio.Lock()
         self._backfill: asyncio.Task[None] | None = None
+        self.backfill_batch = 20_000  # raw rows per backfill transaction
 
     async def open(self) -> None:
         try:
@@ -149,7 +152,7 @@ class SqlStore:
 
     async def _backfill_rollups(self, pause_s: float = 0.05) -> None:
         """Roll up raw rows older than the rollups, a batch at a time, yielding in between."""
-        while await self.backfill_step():
+        while await self.backfill_step(self.backfill_batch):
             await asyncio.sleep(pause_s)  # leave the store to the proxy's own writes
 
     async def backfill_step(self, batch: int = 20_000) -> bool:
@@ -174,11 +177,6 @@ class SqlStore:
             assert driver is not None
             async with driver.transaction():
                 yield rollups.PgSession(driver)
-
-    async def purge_rollups(self, minute_before: datetime, hour_before: datetime) -> None:
-        """Rollup retention (the background retention pass calls it)."""
-        async with self._rollup_lock, self._session() as session:
-            await rollups.purge(session, minute_before, hour_before)
 
     async def _ready(self) -> None:
         if not self.state.schema_applied:
@@ -276,6 +274,8 @@ class SqlStore:
         key = "ctid"  # PostgreSQL's row address: the subquery's LIMIT bounds the batch
         if self.kind == "sqlite":
             key, stamp = "rowid", _sqlite_time(cutoff)
+        if rule.epoch:
+            stamp = int(cutoff.timestamp())
         statement = sa.text(
             f"DELETE FROM {rule.table} WHERE {key} IN (SELECT {key} FROM {rule.table} "
             f"WHERE {rule.column} < :cutoff LIMIT {retention.BATCH_ROWS})"

@@ -1,0 +1,72 @@
+"""Pure: which rollup rows answer an aggregate, and the SQL that reads them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ollama_proxy.stats.aggregate import Aggregate
+from ollama_proxy.stats.query import Filters
+from ollama_proxy.stats.rollup_queries import HOUR, MINUTE, Piece, plan, rollup_sql, window_pieces
+from ollama_proxy.stats.sql_queries import SqlDialect
+from ollama_proxy.store.rollups import TOTAL_TABLE
+
+H = 3600
+
+
+def at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_all_time_reads_the_totals_only() -> None:
+    assert window_pieces(None, None) == [Piece(TOTAL_TABLE)]
+
+
+def test_a_window_is_whole_hours_and_minute_edges() -> None:
+    since, until = 10 * H + 600, 40 * H + 120
+    assert window_pieces(since, until) == [
+        Piece(MINUTE, since, 11 * H),
+        Piece(HOUR, 11 * H, 40 * H),
+        Piece(MINUTE, 40 * H, until),
+    ]
+    assert window_pieces(10 * H, 12 * H) == [Piece(HOUR, 10 * H, 12 * H)]
+    # Shorter than its first whole hour: minutes only.
+    assert window_pieces(10 * H + 60, 11 * H - 60) == [Piece(MINUTE, 10 * H + 60, 11 * H - 60)]
+
+
+def test_an_open_window_ends_with_the_current_hour_row() -> None:
+    # The current hour's row holds everything after its start: no minute edge at the end.
+    assert window_pieces(10 * H + 600, None) == [
+        Piece(MINUTE, 10 * H + 600, 11 * H),
+        Piece(HOUR, 11 * H, None),
+    ]
+
+
+def test_windows_round_out_to_whole_minutes() -> None:
+    agg = Aggregate(Filters(since=at(10 * H + 61), until=at(10 * H + 119)))
+    assert plan(agg) == [Piece(MINUTE, 10 * H + 60, 10 * H + 120)]
+
+
+def test_series_pick_the_table_of_their_step() -> None:
+    window = Filters(since=at(10 * H), until=at(20 * H))
+    assert plan(Aggregate(window, ("bucket",), step_s=300)) == [Piece(MINUTE, 10 * H, 20 * H)]
+    assert plan(Aggregate(window, ("bucket",), step_s=6 * H)) == [Piece(HOUR, 10 * H, 20 * H)]
+
+
+def test_filters_and_measures_the_rollups_lack_read_raw_rows() -> None:
+    for filters in (Filters(status="error"), Filters(client="10.0.0.1"), Filters(endpoint="/x")):
+        assert plan(Aggregate(filters)) is None
+    assert plan(Aggregate(Filters(), measures=("requests", "no_such_measure"))) is None
+
+
+def test_sql_binds_every_value_and_concatenates_sketches() -> None:
+    agg = Aggregate(
+        Filters(model="m'; DROP TABLE x; --", since=at(10 * H), until=at(11 * H)),
+        ("model",),
+        ("requests", "lat_p95"),
+    )
+    pieces = plan(agg)
+    assert pieces is not None
+    for dialect, concat in (("sqlite", "group_concat(lat_sketch"), ("postgresql", "string_agg")):
+        sql, params = rollup_sql(SqlDialect(dialect), agg, pieces)
+        assert "DROP" not in sql and concat in sql
+        assert agg.filters.model in params.values()

@@ -1,0 +1,61 @@
+"""Rollup latency sketches: DDSketch's bins, merged by adding counts, read as percentiles."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ollama_proxy.stats.series import percentile_inc
+from ollama_proxy.store import sketch
+
+LEVELS = (0.0, 0.5, 0.95, 0.99, 1.0)
+latencies = st.one_of(
+    st.just(0.0),
+    st.floats(min_value=sketch.MIN_VALUE, max_value=1e7, allow_nan=False),
+)
+
+
+def within_stated_error(actual: float | None, exact: float | None) -> bool:
+    """The sketch's guarantee: relative error, plus the zero bin's absolute one."""
+    assert actual is not None and exact is not None
+    return abs(actual - exact) <= sketch.RELATIVE_ACCURACY * exact + sketch.MIN_VALUE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(latencies, min_size=1, max_size=300))
+def test_percentiles_are_within_the_stated_error_of_the_exact_ones(values: list[float]) -> None:
+    blob = sketch.encode_counts(sketch.count_keys(values))
+    ordered = sorted(values)
+    for level, value in zip(LEVELS, sketch.quantiles(blob, LEVELS), strict=True):
+        assert within_stated_error(value, percentile_inc(ordered, level)), level
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(latencies, max_size=40), min_size=1, max_size=8))
+def test_merging_parts_equals_the_sketch_of_the_whole(parts: list[list[float]]) -> None:
+    blobs = [sketch.encode_counts(sketch.count_keys(part)) for part in parts]
+    whole = sketch.count_keys(v for part in parts for v in part)
+    assert sketch.decode_counts(sketch.merge(blobs)) == whole
+    # Concatenated bytes (what SQL's string_agg / group_concat hand back) decode the same.
+    assert sketch.decode_counts(b"".join(b for b in blobs if b)) == whole
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=100))
+def test_batch_keys_are_the_library_keys(values: list[float]) -> None:
+    array = np.array(values, dtype=np.float64)
+    batch = sketch.keys_of(array).tolist()
+    for value, key in zip(values, batch, strict=True):
+        if sketch.MIN_VALUE <= value <= 1e12:  # beyond ~1e280 ms keys are clamped
+            # At an exact bin boundary the neighbour bin is as accurate (see keys_of).
+            assert abs(key - sketch.key_of(value)) <= 1
+            assert within_stated_error(sketch.value_of(key), value)
+        elif not value >= sketch.MIN_VALUE:
+            assert key == sketch.ZERO_KEY
+
+
+def test_invalid_values_are_not_counted() -> None:
+    assert sketch.count_keys([None, float("nan"), float("inf"), -1.0]) == {}
+    assert sketch.encode_counts({}) is None
+    assert sketch.quantiles(None, (0.5,)) == [None]
