@@ -106,7 +106,7 @@ def _piece_sql(piece: Piece, agg: Aggregate, params: Params, columns: str) -> st
         parts.append(f"bucket >= {params.add(piece.start)}")
     if piece.end is not None:
         parts.append(f"bucket < {params.add(piece.end)}")
-    for name in ("model", "instance"):
+    for name in ("model", "instance", "node"):
         value = getattr(agg.filters, name)
         if value is not None:
             parts.append(f"{name} = {params.add(value)}")
@@ -126,7 +126,9 @@ def rollup_sql(
         groups.append((expr, f"g_{name}"))
     measures = [(m, sql) for m in agg.measures if (sql := _measure(dialect, m)) is not None]
     sketches = [SKETCH_OF[column] for column in agg.pct_columns()]
-    needed = {"bucket", "model", "instance", "client"} | {m for m in agg.measures if m in SUMMED}
+    needed = {"bucket", "model", "instance", "client", "node"} | {
+        m for m in agg.measures if m in SUMMED
+    }
     needed |= {"last_ts"} if "last_ts" in agg.measures else set()
     columns = ", ".join(sorted(needed | set(sketches)))
     union = " UNION ALL ".join(_piece_sql(p, agg, params, columns) for p in pieces)

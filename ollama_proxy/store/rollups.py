@@ -59,6 +59,8 @@ SUM_COLUMNS = (
     "energy_j_sum",
     "energy_n",  # records with an energy reading
     "energy_tokens",  # completion tokens of those records
+    "queue_wait_sum",  # positive queue waits, ms
+    "queue_wait_n",  # records with a queue wait estimate
 )
 SKETCH_COLUMNS = ("lat_sketch", "ttft_sketch")  # latency_ms, ttft_ms (non-null only)
 COLUMNS = (*KEY_COLUMNS, *SUM_COLUMNS, "last_ts", *SKETCH_COLUMNS)
@@ -91,6 +93,7 @@ RAW_COLUMNS = (
     "gpu_ms",
     "load_charged_ms",
     "energy_j",
+    "queue_wait_ms",
 )
 ADVISORY_LOCK = 0x6F6C6C616D61  # PostgreSQL pg_advisory_xact_lock key of rollup writers
 
@@ -115,10 +118,10 @@ class Cell:
 Key = tuple[int, str, str, str, str]  # bucket, model, instance, client, node
 # A record reduced to what rollups count (from a RequestRecord or a raw row).
 # (timestamp, model, instance, client, node, is_error, prompt, completion, cached, latency,
-#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j)
+#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j, queue_wait_ms)
 Fact = tuple[
     datetime, str, str, str, str, bool, int, int, int, float, float | None, float | None,
-    float | None, float | None, float | None, float | None,
+    float | None, float | None, float | None, float | None, float | None,
 ]  # fmt: skip
 
 
@@ -146,13 +149,16 @@ def fact_of_record(r: RequestRecord) -> Fact:
         r.gpu_ms,
         r.load_charged_ms,
         r.energy_j,
+        r.queue_wait_ms,
     )
 
 
 def fact_of_row(row: Sequence[Any]) -> Fact:
     """A raw row selected as RAW_COLUMNS -> Fact."""
     ts, model, instance, client, name, node, status = row[:7]
-    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy = row[7:]
+    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy, wait = row[
+        7:
+    ]
     return (
         as_utc(ts),
         model or "",
@@ -170,6 +176,7 @@ def fact_of_row(row: Sequence[Any]) -> Fact:
         None if gpu is None else float(gpu),
         None if charged is None else float(charged),
         None if energy is None else float(energy),
+        None if wait is None else float(wait),
     )
 
 
@@ -194,6 +201,10 @@ def _add_fact(cell: Cell, fact: Fact, lat_key: int, ttft_key: int | None) -> Non
         sums[12] += fact[15]
         sums[13] += 1
         sums[14] += completion
+    if fact[16] is not None:
+        sums[16] += 1
+        if fact[16] > 0:
+            sums[15] += fact[16]
     if cell.last_ts is None or fact[0] > cell.last_ts:
         cell.last_ts = fact[0]
     cell.lat[lat_key] = cell.lat.get(lat_key, 0) + 1

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
 from ollama_proxy.stats import service
 from ollama_proxy.stats.aggregate import PCT_MEASURES, Aggregate
+from ollama_proxy.stats.nodes import NODE_MEASURES
 from ollama_proxy.stats.query import Filters
 from ollama_proxy.stats.rollup_queries import RollupStatsBackend
 from ollama_proxy.stats.shape import as_datetime
@@ -63,7 +64,7 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
 
 ms = st.floats(min_value=0, max_value=1e6).map(lambda v: round(v, 3))
 record_strategy = st.builds(
-    lambda offset_ms, model, instance, client, name, status, tokens, lat, ttft, ev, load, gpu, j: (
+    lambda offset_ms, model, instance, client, name, status, tokens, lat, ttft, ev, load, gpu, j, node: (  # noqa: E501
         RequestRecord(
             timestamp=ANCHOR - timedelta(milliseconds=offset_ms),
             model=model,
@@ -80,6 +81,8 @@ record_strategy = st.builds(
             load_duration_ms=load,
             gpu_ms=gpu,
             energy_j=j,
+            node=node,
+            queue_wait_ms=ev,
         )
     ),
     st.integers(0, SPAN_S * 1000 - 1),
@@ -95,6 +98,7 @@ record_strategy = st.builds(
     st.none() | st.sampled_from([3.0, 1500.0]),
     st.none() | ms,
     st.none() | ms,
+    st.sampled_from(["", "gpu-a"]),
 )
 
 
@@ -113,6 +117,8 @@ def seeded_records(count: int, seed: int) -> list[RequestRecord]:
             ttft_ms=None if rnd.random() < 0.2 else round(rnd.uniform(1, 900), 3),
             eval_duration_ms=round(rnd.uniform(10, 4000), 3),
             gpu_ms=round(rnd.uniform(1, 4000), 3),
+            node=rnd.choice(["", "gpu-a", "gpu-b"]),
+            queue_wait_ms=rnd.choice([None, 0.0, round(rnd.uniform(0, 50), 3)]),
         )
         for _ in range(count)
     ]
@@ -149,6 +155,8 @@ def questions() -> list[Aggregate]:
             window, ("client",), (*service.BREAKDOWN_MEASURES, *service.GPU_MEASURES, "models")
         ),  # fmt: skip
         Aggregate(Filters(since=window.since), ("instance",), service.BREAKDOWN_MEASURES),
+        Aggregate(window, ("node",), NODE_MEASURES),
+        Aggregate(Filters(node="gpu-a", since=window.since), (), service.WINDOW_MEASURES),
     ]
 
 
@@ -181,7 +189,7 @@ def assert_same(raw: dict[str, Any], rolled: dict[str, Any], measures: tuple[str
             assert as_datetime(got) == as_datetime(want), name
         elif name == "models":
             assert _models(got) == _models(want), name
-        elif isinstance(want, float) or name in ("eval_ms", "latency_sum", "load_ms_sum"):
+        elif isinstance(want, float) or name in rollups._FLOAT_SUMS:
             assert float(got or 0) == pytest.approx(float(want or 0), rel=1e-9, abs=1e-6), name
         else:
             assert int(got or 0) == int(want or 0), name
