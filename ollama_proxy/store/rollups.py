@@ -71,6 +71,7 @@ _FLOAT_SUMS = (
     "gpu_ms_sum",
     "load_charged_sum",
     "energy_j_sum",
+    "queue_wait_sum",
 )
 _FLOATS = tuple(name in _FLOAT_SUMS for name in SUM_COLUMNS)
 # The raw columns a backfill reads; `node` only once records carry it.
