@@ -121,6 +121,8 @@ class Fleet:
         self._affinity: OrderedDict[int, str] = OrderedDict()
         self.on_loaded: Callable[[Node], None] = lambda node: None  # the poller's kick
         self.on_ejected: Callable[[Node], None] = lambda node: None  # the forwarder's abort
+        # A pull, create, copy or delete went to the node: its /api/tags, now (the poller).
+        self.on_changed: Callable[[Node], None] = lambda node: None
 
     # --- the proxy's side -------------------------------------------------------------------
     def dispatch(self, node: Node, model: str) -> Ticket:

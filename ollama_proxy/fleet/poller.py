@@ -40,10 +40,12 @@ class Poller:
         self._tags_interval_s = tags_interval_s
         self._timeout = aiohttp.ClientTimeout(total=probe_timeout_s)
         self._kicks = [asyncio.Event() for _ in fleet.nodes]
+        self._tags_due = [False for _ in fleet.nodes]
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.fleet.on_loaded = self.kick
+        self.fleet.on_changed = self.retag
         # The first look at every node before serving: routing starts informed.
         await asyncio.gather(*(self._refresh(node) for node in self.fleet.nodes))
         self._tasks = [asyncio.create_task(self._run(node)) for node in self.fleet.nodes]
@@ -58,6 +60,11 @@ class Poller:
     def kick(self, node: Node) -> None:
         self._kicks[node.index].set()
 
+    def retag(self, node: Node) -> None:
+        """Poll that node's /api/tags (and /api/ps) now: its models on disk changed."""
+        self._tags_due[node.index] = True
+        self._kicks[node.index].set()
+
     async def _run(self, node: Node) -> None:
         loop = asyncio.get_running_loop()
         next_tags = loop.time() + self._tags_interval_s
@@ -67,7 +74,8 @@ class Poller:
                 await asyncio.wait_for(kick.wait(), self._ps_interval_s)
             kick.clear()
             was_healthy = node.healthy
-            if loop.time() >= next_tags or not was_healthy:
+            if loop.time() >= next_tags or not was_healthy or self._tags_due[node.index]:
+                self._tags_due[node.index] = False
                 await self._refresh(node)
                 next_tags = loop.time() + self._tags_interval_s
             else:

@@ -116,12 +116,19 @@ class FleetForwarder:
         except NoNode:
             message = f"no node may run {found.model} (ROUTE_RULES)"
             return await _answer(request, 503, message, meter, outcome)
-        if forced is None and classify(request.path).operation in MANAGEMENT and rest is None:
+        managing = classify(request.path).operation in MANAGEMENT
+        if managing and forced is None and rest is None:
             return await self._each(request, self._healthy(), held, meter, observation, outcome)
         body: bytes | AsyncIterator[bytes] | None = held if request.body_exists else None
         if rest is not None:
             body, candidates = _chained(held, rest), candidates[:1]
-        return await self._attempts(request, candidates, body, found, meter, observation, outcome)
+        try:
+            return await self._attempts(
+                request, candidates, body, found, meter, observation, outcome
+            )
+        finally:
+            if managing:
+                self.fleet.on_changed(candidates[0].node)
 
     def _healthy(self) -> list[Node]:
         return [n for n in self.fleet.nodes if n.healthy] or list(self.fleet.nodes)
@@ -280,6 +287,7 @@ class FleetForwarder:
                 await relay.failed(node, _describe(exc))
             finally:
                 upstream.close()
+                self.fleet.on_changed(node)
         _route(outcome, ",".join(n.name for n in nodes), "each", len(nodes))
         return await relay.finish()
 

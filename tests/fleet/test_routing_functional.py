@@ -103,3 +103,44 @@ async def test_unions_parse_with_the_official_client() -> None:
             assert union[: len(one)] == one
             record = proxy.records.wait_for(1)[0]
             assert (record.node, record.route_reason, record.attempts) == ("a,b,c", "union", 3)
+
+
+async def test_management_goes_to_every_node_in_turn_and_show_to_a_holder() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        client = proxy.client()
+        statuses = [p.status async for p in await client.pull("gemma3:1b", stream=True)]
+        assert statuses.count("success") == 3  # one progress after the other
+        for node in nodes:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{node.url}/api/tags") as response:
+                    names = [m["name"] for m in (await response.json())["models"]]
+            assert "gemma3:1b" in names
+        record = (await proxy.records.await_for(1))[0]
+        assert (record.node, record.route_reason, record.attempts) == ("a,b,c", "each", 3)
+        await client.delete("gemma3:1b")  # 200 when any node deleted it
+        only_b = proxy.client(**{"X-Ollama-Node": "b"})
+        await only_b.pull("gemma3:1b")
+        assert proxy.records.wait_for(3)[2].node == "b"
+        shown = await client.show("all-minilm")  # only c has it
+        assert shown.modelfile is not None
+        assert proxy.records.wait_for(4)[3].node == "c"
+
+
+async def test_a_model_pulled_through_the_proxy_is_routable_at_once() -> None:
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        client = proxy.client(**{"X-Ollama-Node": "c"})
+        await client.pull("gemma3:1b")
+        await until_on_disk(proxy, "c", "gemma3:1b")
+        await proxy.client().generate(model="gemma3:1b", prompt="x")
+        assert proxy.records.wait_for(2)[1].node == "c"  # not "absent" to the least busy
+
+
+async def until_on_disk(proxy: object, node: str, model: str) -> None:
+    import asyncio
+
+    fleet = proxy.fleet  # type: ignore[attr-defined]
+    for _ in range(200):  # the poller retags the node right after the pull
+        if model in fleet.by_name[node].on_disk:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{model} never listed on {node}")
