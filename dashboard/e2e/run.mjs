@@ -86,7 +86,7 @@ try {
     });
     await page.screenshot({ path: join(shots, `overview-${width}.png`), fullPage: true });
 
-    for (const name of ["performance", "models", "clients"]) {
+    for (const name of ["performance", "models", "clients", "nodes"]) {
       await page.click(`[data-testid="nav-${name}"]`);
       await page.waitForSelector(`[data-testid="page-${name}"]`);
       await check(`${name} page renders @${width}`, async () => {
@@ -105,6 +105,13 @@ try {
           const cells = await page.$$eval('[data-testid="model-table"] [data-col="requests"]', (els) => els.map((e) => e.textContent));
           assert(cells.length === models.length, `${cells.length} rows vs ${models.length} models`);
           assert(cells[0] === String(models[0].requests_count), `first model requests ${cells[0]} vs ${models[0].requests_count}`);
+        }
+        if (name === "nodes") {
+          await page.waitForSelector('[data-testid="node-table"]');
+          const nodes = await api("/api/stats/nodes?time_range=1h");
+          const cells = await page.$$eval('[data-testid="node-table"] [data-col="requests"]', (els) => els.map((e) => e.textContent));
+          assert(cells.length === nodes.length && nodes.length > 0, `${cells.length} rows vs ${nodes.length} nodes`);
+          assert(cells[0] === String(nodes[0].requests_count), `first node requests ${cells[0]} vs ${nodes[0].requests_count}`);
         }
         if (name === "clients") {
           await page.waitForSelector('[data-testid="client-table"]');

@@ -14,6 +14,7 @@ const VIEWS: Record<Page, React.LazyExoticComponent<() => React.JSX.Element>> = 
   models: lazy(() => import("./pages/Models")),
   clients: lazy(() => import("./pages/Clients")),
   alerts: lazy(() => import("./pages/Alerts")),
+  nodes: lazy(() => import("./pages/Nodes")),
 };
 
 function pageFromHash(): Page {

@@ -41,7 +41,7 @@ const DOT: Record<string, string> = {
   unhealthy: "bg-red-500",
 };
 
-export const PAGES = ["overview", "live", "performance", "logs", "models", "clients", "alerts"] as const;
+export const PAGES = ["overview", "live", "performance", "logs", "models", "clients", "nodes", "alerts"] as const;
 export type Page = (typeof PAGES)[number];
 
 export function Header({ page, setPage }: { page: Page; setPage: (p: Page) => void }) {

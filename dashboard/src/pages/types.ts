@@ -73,3 +73,26 @@ export interface LogRow {
   http_status: number;
   [key: string]: unknown;
 }
+
+export interface NodeRow {
+  node: string;
+  url: string | null;
+  healthy: boolean | null; // null: a node this proxy does not route to (seen in the store only)
+  version: string | null;
+  in_flight: number | null;
+  slots: number | null;
+  vram_used_bytes: number | null;
+  vram_capacity_bytes: number | null;
+  ejections: number | null;
+  loaded_models: { name: string; size_vram_bytes: number }[];
+  requests_count: number;
+  errors: number;
+  error_rate: number | null;
+  avg_latency: number | null;
+  p95_latency: number | null;
+  tokens: number;
+  tokens_per_sec: number | null;
+  avg_queue_wait_ms: number | null;
+  cold_loads: number;
+  last_seen: string | null;
+}
