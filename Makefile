@@ -65,6 +65,7 @@ bench: install-dev bench-deps ## full benchmarks: proxy overhead, meter, telemet
 	$(BIN)/python -m bench.bench_telemetry
 	$(BIN)/python -m bench.bench_ingest --records 1000000
 	$(BIN)/python -m bench.bench_api
+	$(BIN)/python -m bench.bench_fleet
 
 bench-quick: install-dev bench-deps ## benchmarks in under 2 minutes
 	$(BIN)/python -m bench.run --quick

@@ -35,7 +35,7 @@ from ollama_proxy.fleet.facts import facts
 from ollama_proxy.fleet.nodes import GIB, Fleet
 from ollama_proxy.fleet.spec import NodeSpec
 
-BASE = "3a5e389"  # main before the fleet: the single-upstream path as it was
+BASE = "be8bb5b~1"  # main just before the fleet's forwarding: the single-upstream path as it was
 MODELS = [f"model{i}:latest" for i in range(12)]
 CHAT = orjson.dumps(
     {
@@ -103,7 +103,7 @@ def proxy(port: int, upstreams: list[str], workdir: Path, code: Path | None) -> 
     if code is not None:
         env["PYTHONPATH"] = str(code)  # ahead of the editable install: the old package
     proc = subprocess.Popen(cmd, cwd=workdir, env=env)
-    wait_http(f"http://127.0.0.1:{port}/api/health")
+    wait_http(f"http://127.0.0.1:{port}/api/version", timeout=60)
     return proc
 
 
@@ -114,6 +114,7 @@ def export_base(revision: str, into: Path) -> Path:
         check=True,
         capture_output=True,
     ).stdout
+    into.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
@@ -193,7 +194,12 @@ def main(argv: list[str] | None = None) -> None:
     if not args.decisions_only:
         data["processes"] = processes(not args.full, args.base)
     data["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    print(json.dumps(data, indent=2))
+    data["loadavg"] = os.getloadavg()  # the machine is shared: how busy it was
+    text = json.dumps(data, indent=2)
+    print(text)
+    if not args.decisions_only:
+        out = ROOT / "bench" / "results" / f"fleet-{data['timestamp'].replace(':', '')}.json"
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":
