@@ -211,7 +211,7 @@ async def rollup_rows(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
         for table in (*rollups.TABLES.values(), rollups.TOTAL_TABLE):
             columns = ", ".join(c for c in rollups.COLUMNS if c not in rollups.SKETCH_COLUMNS)
             result = await conn.execute(
-                sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4")
+                sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")
             )
             out[table] = [tuple(row) for row in result]
     return out
