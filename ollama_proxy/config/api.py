@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ollama_proxy.config.fields import env, split_commas
+from ollama_proxy.config.fields import env, read_secret_file, split_commas
 
 
 class ApiSettings(BaseModel):
@@ -15,6 +15,12 @@ class ApiSettings(BaseModel):
         "",
         validation_alias=env("ADMIN_TOKEN"),
         description="When set, the stats API, /api/config, /metrics and the dashboard need it.",
+    )
+    admin_token_file: str = Field(
+        "",
+        validation_alias=env("ADMIN_TOKEN_FILE", "admin_token_file"),
+        description="File holding the admin token (Docker secrets); used when ADMIN_TOKEN is "
+        "empty.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -44,6 +50,13 @@ class ApiSettings(BaseModel):
         description="Requests one loaded model serves at once (Ollama's OLLAMA_NUM_PARALLEL); "
         "the live view calls requests beyond it `queued`.",
     )
+
+    @model_validator(mode="after")
+    def _read_admin_token_file(self) -> Self:
+        if self.admin_token_file and not self.admin_token:
+            secret = read_secret_file(self.admin_token_file, "ADMIN_TOKEN_FILE")
+            object.__setattr__(self, "admin_token", secret)
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod

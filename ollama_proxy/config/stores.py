@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ollama_proxy.config.fields import env, split_commas
+from ollama_proxy.config.fields import env, read_secret_file, split_commas
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "clickhouse", "chdb")
 
@@ -123,6 +123,18 @@ class StoreSettings(BaseModel):
     postgres_password: str = Field(
         "", validation_alias=env("POSTGRES_PASSWORD"), description="PostgreSQL password."
     )
+    clickhouse_password_file: str = Field(
+        "",
+        validation_alias=env("CLICKHOUSE_PASSWORD_FILE", "clickhouse_password_file"),
+        description="File holding the ClickHouse password (Docker secrets); used when "
+        "CLICKHOUSE_PASSWORD is empty.",
+    )
+    postgres_password_file: str = Field(
+        "",
+        validation_alias=env("POSTGRES_PASSWORD_FILE", "postgres_password_file"),
+        description="File holding the PostgreSQL password (Docker secrets); used when "
+        "POSTGRES_PASSWORD is empty.",
+    )
 
     @field_validator("store_urls", mode="before")
     @classmethod
@@ -140,6 +152,16 @@ class StoreSettings(BaseModel):
                     "postgresql://USER@HOST:PORT/DB, clickhouse://HOST:8123/DB, chdb:///PATH"
                 )
         return urls
+
+    @model_validator(mode="after")
+    def _read_store_password_files(self) -> Self:
+        if self.clickhouse_password_file and not self.clickhouse_password:
+            secret = read_secret_file(self.clickhouse_password_file, "CLICKHOUSE_PASSWORD_FILE")
+            object.__setattr__(self, "clickhouse_password", secret)
+        if self.postgres_password_file and not self.postgres_password:
+            secret = read_secret_file(self.postgres_password_file, "POSTGRES_PASSWORD_FILE")
+            object.__setattr__(self, "postgres_password", secret)
+        return self
 
     def effective_store_urls(self) -> list[str]:
         """The stores every record goes to; queries are served from the first."""

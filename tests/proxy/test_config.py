@@ -152,3 +152,14 @@ def test_libraries_log_at_warning_unless_asked() -> None:
     assert settings.log_libraries == "WARNING"
     assert Settings(api_log_level="DEBUG").log_libraries == "WARNING"
     assert Settings(log_libraries="debug").log_libraries == "DEBUG"
+
+
+def test_secret_files_fill_empty_secrets(tmp_path: Path) -> None:
+    (tmp_path / "ch").write_text("ch-secret\n")
+    (tmp_path / "token").write_text("t0ken")
+    settings = Settings(clickhouse_password_file=str(tmp_path / "ch"), admin_token_file="token")
+    assert settings.clickhouse_password == "ch-secret" and settings.admin_token == "t0ken"
+    explicit = Settings(admin_token="from-env", admin_token_file="token")
+    assert explicit.admin_token == "from-env"  # the plain variable wins
+    with pytest.raises(ValidationError, match="POSTGRES_PASSWORD_FILE"):
+        Settings(postgres_password_file=str(tmp_path / "missing"))
