@@ -34,7 +34,7 @@ def main() -> int:
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=4) as response:
-            body = response.read(512).decode("utf-8", "replace")
+            body = response.read(65536).decode("utf-8", "replace")
     except (urllib.error.URLError, OSError) as exc:
         print(f"unhealthy: {url}: {exc}", file=sys.stderr)
         return 1

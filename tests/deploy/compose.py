@@ -21,7 +21,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-OVERRIDES = {"gpu": ROOT / "docker-compose.gpu.yml", "rocm": ROOT / "docker-compose.rocm.yml"}
+OVERRIDES = {
+    "gpu": ROOT / "docker-compose.gpu.yml",
+    "rocm": ROOT / "docker-compose.rocm.yml",
+    "db-ports": ROOT / "docker-compose.db-ports.yml",
+}
 PROFILES = ("dashboard-dev", "observability")
 
 # What the secrets guard (${VAR:?...}) needs for `config` to succeed; values are throwaway.

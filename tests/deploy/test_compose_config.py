@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from tests.deploy.compose import (
     run_compose,
 )
 
-BASE = {"ollama", "clickhouse", "postgres", "ollama-monitor"}
+BASE = {"secrets-init", "ollama", "clickhouse", "postgres", "ollama-monitor"}
+# Runs once before the others and exits: no healthcheck, no restart, no network.
+ONE_SHOT = {"secrets-init"}
 BY_PROFILE = {
     "dashboard-dev": {"dashboard-dev"},
     "observability": {"otel-collector", "prometheus", "grafana"},
@@ -40,8 +43,10 @@ NETWORK = "ollama-net"
 # service -> container ports that must be published
 PUBLISHED = {
     "ollama": {11434},
-    "clickhouse": {8123, 9000},
-    "postgres": {5432},
+    # The databases are published only with docker-compose.db-ports.yml.
+    "secrets-init": set(),
+    "clickhouse": set(),
+    "postgres": set(),
     "ollama-monitor": {11435},
     "dashboard-dev": {3000},
     "otel-collector": {4317, 4318, 13133},
@@ -91,6 +96,9 @@ def test_every_service_has_a_healthcheck_restart_policy_and_the_network(
 ) -> None:
     _, services = profiled
     for name, service in services.items():
+        if name in ONE_SHOT:
+            assert service.get("restart") == "no" and service.get("network_mode") == "none"
+            continue
         test = healthcheck_test(service)
         assert test and test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1, name
         assert service.get("restart") == "unless-stopped", name
@@ -104,12 +112,15 @@ def test_dependencies_wait_for_health_and_are_started_by_the_same_profiles(
     for name, service in services.items():
         for dependency, condition in depends_on(service).items():
             assert dependency in services, f"{name} needs {dependency}, not started by this profile"
-            assert condition == "service_healthy", f"{name} -> {dependency}: {condition}"
+            expected = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert condition == expected, f"{name} -> {dependency}: {condition}"
 
 
 def test_the_proxy_waits_for_ollama_and_both_stores() -> None:
     proxy = load_config()["services"]["ollama-monitor"]
-    assert set(depends_on(proxy)) == {"ollama", "clickhouse", "postgres"}
+    assert set(depends_on(proxy)) == {"secrets-init", "ollama", "clickhouse", "postgres"}
 
 
 def test_published_ports(profiled: tuple[tuple[str, ...], dict[str, Any]]) -> None:
@@ -213,8 +224,19 @@ def test_clickhouse_small_box_settings_are_mounted() -> None:
     assert str(clickhouse.get("mem_limit", "")).lower() not in {"", "0"}
 
 
+def with_secret_files(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """The proxy's environment with the /secrets/ files (filled by secrets-init) made here."""
+    out = dict(env)
+    for key, value in env.items():
+        if key.endswith("_FILE") and value.startswith("/secrets/"):
+            local = folder / Path(value).name
+            local.write_text("from-the-secrets-volume")
+            out[key] = str(local)
+    return out
+
+
 def test_the_proxy_is_built_here_and_its_environment_is_valid_settings(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     proxy = load_config()["services"]["ollama-monitor"]
     build = proxy["build"]
@@ -222,9 +244,10 @@ def test_the_proxy_is_built_here_and_its_environment_is_valid_settings(
     assert build.get("dockerfile", "Dockerfile") == "Dockerfile"
     env = environment(proxy)
     assert unknown_settings(env) == set()
-    for key, value in env.items():
+    for key, value in with_secret_files(env, tmp_path).items():
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.clickhouse_password == settings.admin_token == "from-the-secrets-volume"
     assert settings.exporter_type == "clickhouse"
     assert str(settings.upstream_url) == "http://ollama:11434"
     assert settings.listen_port == 11435
@@ -237,10 +260,10 @@ def test_the_proxy_is_built_here_and_its_environment_is_valid_settings(
     [("postgres", ["postgresql"]), ("both", ["clickhouse", "postgresql"]), ("sqlite", ["sqlite"])],
 )
 def test_exporter_type_selects_the_stores(
-    exporter: str, schemes: list[str], monkeypatch: pytest.MonkeyPatch
+    exporter: str, schemes: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     proxy = load_config(env={"EXPORTER_TYPE": exporter})["services"]["ollama-monitor"]
-    for key, value in environment(proxy).items():
+    for key, value in with_secret_files(environment(proxy), tmp_path).items():
         monkeypatch.setenv(key, value)
     urls = Settings(_env_file=None).effective_store_urls()  # type: ignore[call-arg]
     assert [url.split(":", 1)[0] for url in urls] == schemes
@@ -258,17 +281,52 @@ def unknown_settings(env: dict[str, str]) -> set[str]:
     return {key for key in env if key.upper() not in known}
 
 
-def test_secrets_are_required_not_defaulted() -> None:
-    """No password has a default in the file: `config` refuses to run without them."""
+def test_a_fresh_clone_needs_no_env_and_has_no_default_password() -> None:
+    """`compose config` passes with an empty environment and no .env (a fresh clone's
+    `docker compose up`), and no password or token has a literal value in the file: every
+    service reads its secret from the volume secrets-init fills."""
     result = run_compose("config", "-q", env={})
-    assert result.returncode != 0
-    assert "PASSWORD" in result.stderr
-    text = COMPOSE_FILE.read_text()
-    for line in text.splitlines():
+    assert result.returncode == 0, result.stderr
+    for line in COMPOSE_FILE.read_text().splitlines():
         if re.search(r"(PASSWORD|TOKEN|SECRET)\w*:", line) and not line.lstrip().startswith("#"):
             value = line.split(":", 1)[1].strip()
-            assert value.startswith("${"), line
-            assert ":-" not in value or value.endswith(":-}"), f"secret with a default: {line}"
+            assert value.startswith("/secrets/") or value.endswith(":-}"), line
+    services = load_config(profiles=PROFILES, env={})["services"]
+    for name, service in services.items():
+        if name in ONE_SHOT:
+            continue
+        for key, value in environment(service).items():
+            if re.search(r"PASSWORD|TOKEN|SECRET", key):
+                assert key.endswith("FILE") and value.startswith("/secrets/"), (name, key)
+
+
+def test_secrets_are_generated_once_and_env_wins(tmp_path: Path) -> None:
+    script = ROOT / "deploy" / "init-secrets.sh"
+    env = {"PATH": "/usr/bin:/bin", "SECRETS_DIR": str(tmp_path)}
+    subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True)
+    first = {f.name: f.read_text() for f in tmp_path.iterdir()}
+    assert set(first) == {
+        "clickhouse_password",
+        "postgres_password",
+        "grafana_admin_password",
+        "admin_token",
+    }
+    assert all(len(value) == 48 for value in first.values())
+    subprocess.run(["sh", str(script)], env=env, check=True, capture_output=True)
+    assert {f.name: f.read_text() for f in tmp_path.iterdir()} == first  # kept
+    out = subprocess.run(
+        ["sh", str(script)], env={**env, "ADMIN_TOKEN": "mine"}, check=True, capture_output=True
+    )
+    assert (tmp_path / "admin_token").read_text() == "mine"
+    assert b"cat /secrets/admin_token" in out.stdout  # where to find it
+
+
+def test_the_db_ports_override_publishes_the_databases_on_loopback() -> None:
+    services = load_config(files=(COMPOSE_FILE, OVERRIDES["db-ports"]))["services"]
+    for name, targets in (("clickhouse", {8123, 9000}), ("postgres", {5432})):
+        ports = [parse_port(entry) for entry in services[name]["ports"]]
+        assert {p.target for p in ports} == targets
+        assert all(p.host_ip == "127.0.0.1" for p in ports)
 
 
 def test_the_gpu_override_reserves_nvidia_gpus_for_ollama() -> None:

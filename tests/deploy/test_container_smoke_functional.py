@@ -83,9 +83,15 @@ async def container(tmp_path: Path) -> AsyncIterator[tuple[int, asyncio.subproce
         create_simulator_app(SimulatorConfig(tokens_per_s=0, ttft_s=0, load_s=0))
     )
     port = free_port()
+    secrets = {}  # what secrets-init writes into the secrets volume
+    for key, value in compose_env().items():
+        if key.endswith("_FILE") and value.startswith("/secrets/"):
+            (tmp_path / Path(value).name).write_text("generated-secret")
+            secrets[key] = str(tmp_path / Path(value).name)
     env = {
         **dockerfile_env(),
         **compose_env(),
+        **secrets,
         # What differs outside the container: local stand-ins instead of service names.
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
         "PROXY_LISTEN": f"127.0.0.1:{port}",
