@@ -16,7 +16,10 @@ adds the counts here with numpy), so merging on read costs one pass over the byt
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
+import struct
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -29,6 +32,8 @@ MIN_VALUE = 1e-3
 ZERO_KEY = -32768  # int16 minimum: never a real key (key(MIN_VALUE) is about -345)
 MAX_KEY = 32767  # key(1e280): no latency reaches it
 PAIR = np.dtype([("key", "<i2"), ("count", "<u4")])  # packed, 6 bytes a pair
+_PAIR_STRUCT = struct.Struct("<hI")
+_SMALL_BYTES = 6 * 4096
 
 
 def key_of(value: float) -> int:
@@ -91,11 +96,42 @@ def decode_counts(blob: bytes | None) -> dict[int, int]:
 
 
 def _merged(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and their summed counts.
+
+    One bincount over the span of the keys present (a few hundred bins for real latencies),
+    the zero bin apart so it does not stretch the span to 32k entries.
+    """
     pairs = np.frombuffer(blob, dtype=PAIR, count=len(blob) // PAIR.itemsize)
-    # Keys offset to 0..65535: one bincount over a fixed range, no sort.
-    dense = np.bincount(pairs["key"].astype(np.int32) - ZERO_KEY, weights=pairs["count"])
-    present = np.flatnonzero(dense)
-    return present + ZERO_KEY, dense[present].astype(np.int64)
+    keys = pairs["key"].astype(np.int64)
+    counts = pairs["count"].astype(np.int64)
+    zero = keys == ZERO_KEY
+    zeros = int(counts[zero].sum())
+    keys, counts = keys[~zero], counts[~zero]
+    out_keys, out_counts = [np.array([ZERO_KEY])] if zeros else [], [np.array([zeros])]
+    if keys.size:
+        low = int(keys.min())
+        dense = np.bincount(keys - low, weights=counts)
+        present = np.flatnonzero(dense)
+        out_keys.append(present + low)
+        out_counts.append(dense[present].astype(np.int64))
+    if not zeros:
+        out_counts = out_counts[1:]
+    if not out_keys:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    return np.concatenate(out_keys), np.concatenate(out_counts)
+
+
+def _sorted_counts(blob: bytes) -> tuple[list[int], list[int]]:
+    """Distinct keys ascending and their counts: plain Python for a few hundred pairs (the
+    usual group: numpy's per-call overhead is larger), numpy for big concatenations."""
+    if len(blob) > _SMALL_BYTES:
+        keys, counts = _merged(blob)
+        return keys.tolist(), counts.tolist()
+    merged: dict[int, int] = {}
+    for key, count in _PAIR_STRUCT.iter_unpack(blob[: len(blob) - len(blob) % 6]):
+        merged[key] = merged.get(key, 0) + count
+    ordered = sorted(merged)
+    return ordered, [merged[k] for k in ordered]
 
 
 def quantiles(blob: bytes | None, levels: Sequence[float]) -> list[float | None]:
@@ -107,16 +143,15 @@ def quantiles(blob: bytes | None, levels: Sequence[float]) -> list[float | None]
     """
     if not blob:
         return [None for _ in levels]
-    keys, counts = _merged(bytes(blob))
-    cumulative = np.cumsum(counts)
-    total = int(cumulative[-1])
+    keys, counts = _sorted_counts(bytes(blob))
+    cumulative = list(itertools.accumulate(counts))
+    total = cumulative[-1]
     out: list[float | None] = []
     for level in levels:
         position = level * (total - 1)
         low = math.floor(position)
-        ranks = np.array([low, min(low + 1, total - 1)])
-        found = np.searchsorted(cumulative, ranks, side="right").tolist()
-        low_value, high_value = (value_of(int(keys[i])) for i in found)
+        low_value = value_of(keys[bisect.bisect_right(cumulative, low)])
+        high_value = value_of(keys[bisect.bisect_right(cumulative, min(low + 1, total - 1))])
         out.append(low_value + (high_value - low_value) * (position - low))
     return out
 
