@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -164,9 +164,9 @@ def sse_data_kind(data: bytes) -> tuple[bool, bool]:
 _THINKING = re.compile(rb'"thinking":"[^"]|"reasoning(?:_content)?":"[^"]')
 
 
-@dataclass(frozen=True, slots=True)
-class LiveView:
-    """A meter's state mid-request (see Meter.live_view)."""
+class LiveView(NamedTuple):
+    """A meter's state mid-request (see Meter.live_view); a tuple: built for every request of
+    every live snapshot."""
 
     chunks: int
     ttfb: float | None
