@@ -278,7 +278,10 @@ def _power_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
         if not await asyncio.to_thread(lambda: reader.available):
             yield
             return
-        sampling = PowerSampling(handler.live, reader.read, settings.power_sample_ms / 1000)
+        interval_s = settings.power_sample_ms / 1000
+        sampling = PowerSampling(
+            handler.live, reader.read, interval_s, timeout_s=settings.sampler_timeout_s
+        )
         handler.accounting.energy = sampling.ledger
         sampling.start()
         yield

@@ -23,11 +23,12 @@ class PowerSampling:
         read: Callable[[], float | None],
         interval_s: float,
         ledger: EnergyLedger | None = None,
+        timeout_s: float = 5.0,
     ) -> None:
         self.tracker = tracker
         self.ledger = ledger or EnergyLedger()
         self._interval = interval_s
-        self._reader = OffLoop("power", read, timeout_s=max(1.0, 4 * interval_s))
+        self._reader = OffLoop("power", read, timeout_s=timeout_s)
         self._task: asyncio.Task[None] | None = None
         self.samples = 0
 

@@ -20,7 +20,7 @@ WATTS = 200.0
 
 
 async def _generate(http: aiohttp.ClientSession, url: str, client: str) -> None:
-    body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 30}}
+    body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 60}}
     async with http.post(
         f"{url}/api/generate", json=body, headers={"X-Client-Name": client}
     ) as response:
@@ -61,8 +61,8 @@ async def test_energy_from_emulated_power(tmp_path: Path, monkeypatch: pytest.Mo
         # 200 W x its GPU time (sampling and the ends of the window blur it a little).
         expected = WATTS * log["gpu_ms"] / 1000 / 2
         assert log["energy_j"] is not None
-        assert 0.6 * expected <= log["energy_j"] <= 1.4 * expected, (log["energy_j"], expected)
-    [model] = [m for m in models if m["model_name"] == "llama3.2"]
+        assert 0.5 * expected <= log["energy_j"] <= 1.5 * expected, (log["energy_j"], expected)
+    [model] = [m for m in models if m["model_name"] in ("llama3.2", "llama3.2:latest")]
     total = sum(log["energy_j"] for log in logs)
     assert abs(model["energy_j"] - total) < 0.01
     tokens = sum(log["completion_tokens"] for log in logs)
