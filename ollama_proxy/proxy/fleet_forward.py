@@ -273,7 +273,7 @@ class FleetForwarder:
         outcome: Outcome | None,
     ) -> web.StreamResponse:
         """Management (pull, create, delete, ...): every node in turn, one progress at a time."""
-        relay = _InTurn(request, meter)
+        relay = _InTurn(request, meter, every=request.method == "HEAD")
         data = body if request.body_exists else None
         for node in nodes:
             try:
@@ -294,11 +294,14 @@ class FleetForwarder:
 
 class _InTurn:
     """Relays the answers of several nodes as one: NDJSON progress streams one after the
-    other; plain answers collapse to the first success (else the last failure)."""
+    other; plain answers collapse to the first success (else the last failure). With `every`
+    (HEAD /api/blobs/...: "do you have this blob?") a success needs every node's: the first
+    failure makes the client upload the blob, which then goes to every node."""
 
-    def __init__(self, request: web.Request, meter: Meter | None) -> None:
+    def __init__(self, request: web.Request, meter: Meter | None, every: bool = False) -> None:
         self.request = request
         self.meter = meter
+        self.every = every
         self.stream: web.StreamResponse | None = None
         self.kept: tuple[int, str, bytes] | None = None
 
@@ -313,18 +316,24 @@ class _InTurn:
             async for chunk in upstream.content.iter_any():
                 await self._write(chunk)
             return
-        body = await upstream.read()
-        if self.kept is None or (upstream.status < 300 <= self.kept[0]):
-            self.kept = (upstream.status, content_type, body)
-        elif self.kept[0] >= 300:
-            self.kept = (upstream.status, content_type, body)
+        self._keep(upstream.status, content_type, await upstream.read())
+
+    def _keep(self, status: int, content_type: str, body: bytes) -> None:
+        kept = self.kept
+        if kept is None:
+            self.kept = (status, content_type, body)
+        elif self.every:
+            if kept[0] < 300 <= status:
+                self.kept = (status, content_type, body)
+        elif kept[0] >= 300:  # a success replaces a failure, a later failure an earlier one
+            self.kept = (status, content_type, body)
 
     async def failed(self, node: Node, error: str) -> None:
         body = orjson.dumps({"error": f"node {node.name}: {error}"})
         if self.stream is not None:
             await self._write(body + b"\n")
-        elif self.kept is None or self.kept[0] >= 300:
-            self.kept = (502, "application/json", body)
+        else:
+            self._keep(502, "application/json", body)
 
     async def finish(self) -> web.StreamResponse:
         if self.stream is not None:

@@ -144,3 +144,22 @@ async def until_on_disk(proxy: object, node: str, model: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{model} never listed on {node}")
+
+
+async def test_a_blob_counts_as_present_only_when_every_node_has_it() -> None:
+    # `ollama create` asks HEAD /api/blobs/<digest> and uploads only on a 404: a 200 from one
+    # node would leave the others without the blob.
+    import hashlib
+
+    blob = b"a tiny model file"
+    path = f"/api/blobs/sha256:{hashlib.sha256(blob).hexdigest()}"
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(nodes[2].url + path, data=blob) as response:
+                assert response.status == 201
+            async with http.head(proxy.url + path) as response:
+                assert response.status == 404  # only c has it
+            async with http.post(proxy.url + path, data=blob) as response:
+                assert response.status == 201  # uploaded to every node in turn
+            async with http.head(proxy.url + path) as response:
+                assert response.status == 200
