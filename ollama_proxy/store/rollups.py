@@ -61,6 +61,9 @@ SUM_COLUMNS = (
     "energy_tokens",  # completion tokens of those records
     "queue_wait_sum",  # positive queue waits, ms
     "queue_wait_n",  # records with a queue wait estimate
+    "thinking_tokens",  # migration 0011
+    "thinking_ms_sum",
+    "thinking_count",  # records with a thinking time
 )
 SKETCH_COLUMNS = ("lat_sketch", "ttft_sketch")  # latency_ms, ttft_ms (non-null only)
 COLUMNS = (*KEY_COLUMNS, *SUM_COLUMNS, "last_ts", *SKETCH_COLUMNS)
@@ -72,6 +75,7 @@ _FLOAT_SUMS = (
     "load_charged_sum",
     "energy_j_sum",
     "queue_wait_sum",
+    "thinking_ms_sum",
 )
 _FLOATS = tuple(name in _FLOAT_SUMS for name in SUM_COLUMNS)
 # The raw columns a backfill reads; `node` only once records carry it.
@@ -95,6 +99,8 @@ RAW_COLUMNS = (
     "load_charged_ms",
     "energy_j",
     "queue_wait_ms",
+    "thinking_tokens",
+    "thinking_ms",
 )
 ADVISORY_LOCK = 0x6F6C6C616D61  # PostgreSQL pg_advisory_xact_lock key of rollup writers
 
@@ -119,10 +125,11 @@ class Cell:
 Key = tuple[int, str, str, str, str]  # bucket, model, instance, client, node
 # A record reduced to what rollups count (from a RequestRecord or a raw row).
 # (timestamp, model, instance, client, node, is_error, prompt, completion, cached, latency,
-#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j, queue_wait_ms)
+#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j, queue_wait_ms,
+#  thinking_tokens, thinking_ms)
 Fact = tuple[
     datetime, str, str, str, str, bool, int, int, int, float, float | None, float | None,
-    float | None, float | None, float | None, float | None, float | None,
+    float | None, float | None, float | None, float | None, float | None, int, float | None,
 ]  # fmt: skip
 
 
@@ -151,15 +158,16 @@ def fact_of_record(r: RequestRecord) -> Fact:
         r.load_charged_ms,
         r.energy_j,
         r.queue_wait_ms,
+        r.thinking_tokens or 0,
+        r.thinking_ms,
     )
 
 
 def fact_of_row(row: Sequence[Any]) -> Fact:
     """A raw row selected as RAW_COLUMNS -> Fact."""
     ts, model, instance, client, name, node, status = row[:7]
-    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy, wait = row[
-        7:
-    ]
+    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy = row[7:17]
+    wait, thinking_tokens, thinking_ms = row[17:]
     return (
         as_utc(ts),
         model or "",
@@ -178,6 +186,8 @@ def fact_of_row(row: Sequence[Any]) -> Fact:
         None if charged is None else float(charged),
         None if energy is None else float(energy),
         None if wait is None else float(wait),
+        int(thinking_tokens or 0),
+        None if thinking_ms is None else float(thinking_ms),
     )
 
 
@@ -206,6 +216,10 @@ def _add_fact(cell: Cell, fact: Fact, lat_key: int, ttft_key: int | None) -> Non
         sums[16] += 1
         if fact[16] > 0:
             sums[15] += fact[16]
+    sums[17] += fact[17]
+    if fact[18] is not None:
+        sums[18] += fact[18]
+        sums[19] += 1
     if cell.last_ts is None or fact[0] > cell.last_ts:
         cell.last_ts = fact[0]
     cell.lat[lat_key] = cell.lat.get(lat_key, 0) + 1

@@ -119,6 +119,8 @@ def seeded_records(count: int, seed: int) -> list[RequestRecord]:
             gpu_ms=round(rnd.uniform(1, 4000), 3),
             node=rnd.choice(["", "gpu-a", "gpu-b"]),
             queue_wait_ms=rnd.choice([None, 0.0, round(rnd.uniform(0, 50), 3)]),
+            thinking_tokens=rnd.choice([None, rnd.randrange(300)]),
+            thinking_ms=rnd.choice([None, round(rnd.uniform(0, 900), 3)]),
         )
         for _ in range(count)
     ]
@@ -290,7 +292,7 @@ async def _insert_raw(store: SqlStore, records: list[RequestRecord]) -> None:
 
 def _without_rollups(root: Path) -> Path:
     shutil.copytree(schema_dir() / "migrations", root, dirs_exist_ok=True)
-    for path in root.glob("*/0010_*.sql"):
+    for path in root.glob("*/001?_*.sql"):  # the rollup migrations
         path.unlink()
     return root
 
