@@ -28,7 +28,8 @@ __all__ = ["add_api_fallback", "add_api_routes", "api_middleware", "create_api_a
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return json_response(orjson.dumps(openapi_document()))
+    secured = bool(request.app[appkeys.SETTINGS].admin_token)
+    return json_response(orjson.dumps(openapi_document(secured)))
 
 
 def add_api_routes(app: web.Application) -> None:

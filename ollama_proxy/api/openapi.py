@@ -78,6 +78,7 @@ def parameters(names: tuple[str, ...]) -> list[dict[str, Any]]:
 def stats_get(
     summary: str, params: tuple[str, ...], schema: dict[str, Any], *, auth: bool = True
 ) -> dict[str, Any]:
+    """A GET operation; `auth` adds the token requirement (only when ADMIN_TOKEN is set)."""
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": json_content(schema)},
         "400": {
@@ -99,62 +100,84 @@ def stats_get(
     return {"get": op}
 
 
-def _paths() -> dict[str, Any]:
+def _paths(secured: bool) -> dict[str, Any]:
     overview = stats_get(
         "Totals, last hour, loaded models, health and the path of every endpoint",
         (),
         ref(schemas.StatsOverview),
+        auth=secured,
     )
     paths: dict[str, Any] = {
         "/api/stats": overview,
         "/api/stats/": overview,
         "/api/stats/current": stats_get(
-            "Stats cards: totals, last hour", q.CURRENT_PARAMS, ref(schemas.CurrentStats)
+            "Stats cards: totals, last hour",
+            q.CURRENT_PARAMS,
+            ref(schemas.CurrentStats),
+            auth=secured,
         ),
         "/api/stats/history": stats_get(
-            "One point per bucket, gaps filled", q.HISTORY_PARAMS, array_of(schemas.HistoryPoint)
+            "One point per bucket, gaps filled",
+            q.HISTORY_PARAMS,
+            array_of(schemas.HistoryPoint),
+            auth=secured,
         ),
         "/api/stats/logs": stats_get(
-            "Request logs, newest first", q.LOGS_PARAMS, ref(schemas.LogsPage)
+            "Request logs, newest first", q.LOGS_PARAMS, ref(schemas.LogsPage), auth=secured
         ),
         "/api/stats/clients": stats_get(
-            "Usage per client", q.CLIENTS_PARAMS, array_of(schemas.ClientStats)
+            "Usage per client", q.CLIENTS_PARAMS, array_of(schemas.ClientStats), auth=secured
         ),
         "/api/stats/instances": stats_get(
-            "Usage per proxy instance", q.INSTANCES_PARAMS, array_of(schemas.InstanceStats)
+            "Usage per proxy instance",
+            q.INSTANCES_PARAMS,
+            array_of(schemas.InstanceStats),
+            auth=secured,
         ),
         "/api/stats/nodes": stats_get(
-            "Usage and live state per Ollama node", q.NODES_PARAMS, array_of(schemas.NodeStats)
+            "Usage and live state per Ollama node",
+            q.NODES_PARAMS,
+            array_of(schemas.NodeStats),
+            auth=secured,
         ),
-        "/api/models": stats_get("Usage per model", q.MODELS_PARAMS, array_of(schemas.ModelStats)),
+        "/api/models": stats_get(
+            "Usage per model", q.MODELS_PARAMS, array_of(schemas.ModelStats), auth=secured
+        ),
     }
-    live_op = stats_get("In-flight requests, as Server-Sent Events (docs/api.md)", (), {})
+    live_op = stats_get(
+        "In-flight requests, as Server-Sent Events (docs/api.md)", (), {}, auth=secured
+    )
     live_op["get"]["responses"]["200"] = {
         "description": "One JSON snapshot per `data:` event",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
     paths["/api/stats/live"] = live_op
-    csv_op = stats_get("The filtered logs as CSV (streamed)", q.CSV_PARAMS, {})
+    csv_op = stats_get("The filtered logs as CSV (streamed)", q.CSV_PARAMS, {}, auth=secured)
     csv_op["get"]["responses"]["200"] = {
         "description": "CSV with a header row",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     }
     paths["/api/stats/logs.csv"] = csv_op
-    detail = stats_get("One request", (), ref(schemas.LogEntry))
+    detail = stats_get("One request", (), ref(schemas.LogEntry), auth=secured)
     detail["get"]["parameters"] = [
         {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     ]
     detail["get"]["responses"]["404"] = error("No request with this id.")
     paths["/api/stats/logs/{id}"] = detail
-    paths.update(_admin_paths())
-    paths.update(_alert_paths())
+    paths.update(_admin_paths(secured))
+    paths.update(_alert_paths(secured))
     return paths
 
 
-def _alert_paths() -> dict[str, Any]:
-    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+def _alert_paths(secured: bool) -> dict[str, Any]:
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}] if secured else []
+    auth = (
+        {"401": error("ADMIN_TOKEN is set and the request has no valid token.")}
+        if secured
+        else {"403": error("No ADMIN_TOKEN is set and the client is not on this machine.")}
+    )
     common = {
-        "401": error("ADMIN_TOKEN is set and the request has no valid token."),
+        **auth,
         "503": error("Alerts are off (ENABLE_INSTRUMENTATION=false or the stand-alone API)."),
     }
     history = {
@@ -213,9 +236,15 @@ def _alert_paths() -> dict[str, Any]:
     }
 
 
-def _admin_paths() -> dict[str, Any]:
-    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+def _admin_paths(secured: bool) -> dict[str, Any]:
+    security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}] if secured else []
     unauthorized = error("ADMIN_TOKEN is set and the request has no valid token.")
+    # Without ADMIN_TOKEN, reading is open and changing settings is for this machine only.
+    refused = (
+        {"401": unauthorized}
+        if secured
+        else {"403": error("No ADMIN_TOKEN is set and the client is not on this machine.")}
+    )
     body_error = error("Invalid body: `field` names the setting.")
     return {
         "/api/health": {
@@ -239,7 +268,7 @@ def _admin_paths() -> dict[str, Any]:
                 "security": security,
                 "responses": {
                     "200": answer("OK", schemas.ConfigView),
-                    "401": unauthorized,
+                    **({"401": unauthorized} if secured else {}),
                 },
             },
             "post": {
@@ -255,7 +284,7 @@ def _admin_paths() -> dict[str, Any]:
                         "content": json_content(ref(schemas.ConfigApplied)),
                     },
                     "400": body_error,
-                    "401": unauthorized,
+                    **refused,
                     "413": error("Body too large."),
                 },
             },
@@ -293,7 +322,9 @@ def _admin_paths() -> dict[str, Any]:
 
 
 @cache
-def openapi_document() -> dict[str, Any]:
+def openapi_document(secured: bool = True) -> dict[str, Any]:
+    """The document for this server's mode: `secured` when ADMIN_TOKEN is set (endpoints then
+    declare the token), open otherwise (no security declared, POST /api/config may be 403)."""
     _, defs = models_json_schema(
         [(model, "serialization") for model in COMPONENT_MODELS], ref_template=REF
     )
@@ -305,7 +336,7 @@ def openapi_document() -> dict[str, Any]:
             "description": "Usage, latency and health of an Ollama server, measured by the "
             "metering proxy. Human version: docs/api.md.",
         },
-        "paths": _paths(),
+        "paths": _paths(secured),
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {

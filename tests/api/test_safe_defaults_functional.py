@@ -86,3 +86,16 @@ async def test_config_post_without_a_body_is_a_400(sqlite_api: Any) -> None:
         response = await sqlite_api.client.post("/api/config", data=body)
         assert response.status == 400
         assert (await response.json())["field"] == "body"
+
+
+def test_the_openapi_document_states_each_modes_auth() -> None:
+    # Bug: the document declared a token the server did not ask for (schemathesis ST401).
+    from ollama_proxy.api.openapi import openapi_document
+
+    secured, open_ = openapi_document(True)["paths"], openapi_document(False)["paths"]
+    assert secured["/api/stats/current"]["get"]["security"]
+    assert "401" in secured["/api/config"]["post"]["responses"]
+    assert "security" not in open_["/api/stats/current"]["get"]
+    assert "401" not in open_["/api/stats/current"]["get"]["responses"]
+    assert not open_["/api/config"]["post"]["security"]
+    assert "403" in open_["/api/config"]["post"]["responses"]
