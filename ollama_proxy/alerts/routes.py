@@ -16,7 +16,7 @@ from ollama_proxy import appkeys
 from ollama_proxy.alerts.engine import AlertEngine
 from ollama_proxy.alerts.lifecycle import Silence
 from ollama_proxy.alerts.schemas import SilenceBody
-from ollama_proxy.api.errors import ApiError
+from ollama_proxy.api.errors import ApiError, read_json_object
 
 MAX_BODY = 16 * 1024
 MAX_TEXT = 500
@@ -56,7 +56,7 @@ async def list_silences(request: web.Request) -> web.Response:
 async def add_silence(request: web.Request) -> web.Response:
     engine = _engine(request)
     now = engine.now()
-    silence = parse_silence(await _body(request), engine, now)
+    silence = parse_silence(await read_json_object(request, MAX_BODY), engine, now)
     try:
         engine.silences.add(silence, now)
     except ValueError as exc:
@@ -68,19 +68,6 @@ async def delete_silence(request: web.Request) -> web.Response:
     if not _engine(request).silences.remove(request.match_info["id"]):
         raise ApiError(404, "no such silence", "id")
     return web.Response(status=204)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, f"body larger than {MAX_BODY} bytes", None)
-    try:
-        data = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "body must be a JSON object", "body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object", "body")
-    return data
 
 
 def parse_silence(data: dict[str, Any], engine: AlertEngine, now: float) -> Silence:

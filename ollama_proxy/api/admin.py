@@ -7,14 +7,13 @@ import hmac
 import inspect
 from typing import Any, cast
 
-import orjson
 from aiohttp import web
 from pydantic import ValidationError
 from yarl import URL
 
 from ollama_proxy import __version__, appkeys
 from ollama_proxy.api import schemas
-from ollama_proxy.api.errors import ApiError
+from ollama_proxy.api.errors import ApiError, read_json_object
 from ollama_proxy.api.handlers import _state, _uptime_s, dump, json_response
 from ollama_proxy.api.middleware import TOKEN_COOKIE
 from ollama_proxy.config import Settings
@@ -148,19 +147,6 @@ async def get_config(request: web.Request) -> web.Response:
     return json_response(dump(schemas.ConfigView, config_view(request.app[appkeys.SETTINGS])))
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, f"body larger than {MAX_BODY} bytes", None)
-    try:
-        data = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "body must be a JSON object", "body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object", "body")
-    return data
-
-
 def validate_update(data: dict[str, Any]) -> schemas.ConfigUpdate:
     try:
         return schemas.ConfigUpdate.model_validate(data)
@@ -207,7 +193,7 @@ def _retention_now(app: web.Application) -> None:
 
 async def post_config(request: web.Request) -> web.Response:
     settings = request.app[appkeys.SETTINGS]
-    data = await _json_object(request)
+    data = await read_json_object(request, MAX_BODY)
     if not data:
         raise ApiError(400, f"nothing to change; send one or more of: {', '.join(MUTABLE)}", "body")
     update = validate_update(data)
@@ -224,7 +210,7 @@ async def post_config(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     expected = request.app[appkeys.SETTINGS].admin_token
-    data = await _json_object(request)
+    data = await read_json_object(request, MAX_BODY)
     token = data.get("token")
     if not isinstance(token, str) or len(token) > 4096:
         raise ApiError(400, "token must be a string", "token")

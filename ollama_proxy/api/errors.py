@@ -24,6 +24,20 @@ class ApiError(Exception):
         self.field = field
 
 
+async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """A request body that must be one JSON object of at most `max_bytes` (empty means {})."""
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ApiError(413, f"body larger than {max_bytes} bytes", None)
+    try:
+        data = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "body must be a JSON object", "body") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object", "body")
+    return data
+
+
 def error_body(message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": message, "field": field}
 
