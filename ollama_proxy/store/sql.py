@@ -36,6 +36,7 @@ log = structlog.get_logger("ollama_proxy.store")
 
 # How long a second proxy starting at the same time waits for the first one's migrations.
 MIGRATION_LOCK_TIMEOUT_S = 120.0
+BACKFILL_STOP_TIMEOUT_S = 30.0  # a backfill batch in flight at close is let to commit
 
 
 def engine_url(url: str, password: str = "") -> str:
@@ -112,6 +113,7 @@ class SqlStore:
         # PostgreSQL also takes an advisory lock, for other processes).
         self._rollup_lock = asyncio.Lock()
         self._backfill: asyncio.Task[None] | None = None
+        self._closing = False
         self.backfill_batch = 20_000  # raw rows per backfill transaction
 
     async def open(self) -> None:
@@ -152,7 +154,7 @@ class SqlStore:
 
     async def _backfill_rollups(self, pause_s: float = 0.05) -> None:
         """Roll up raw rows older than the rollups, a batch at a time, yielding in between."""
-        while await self.backfill_step(self.backfill_batch):
+        while not self._closing and await self.backfill_step(self.backfill_batch):
             await asyncio.sleep(pause_s)  # leave the store to the proxy's own writes
 
     async def backfill_step(self, batch: int = 20_000) -> bool:
@@ -354,9 +356,15 @@ class SqlStore:
 
     async def close(self) -> None:
         if self._backfill is not None:
-            self._backfill.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._backfill
+            # Let a batch in flight commit: a task cancelled inside its transaction could leave
+            # an aiosqlite connection holding SQLite's write lock past dispose(), and the next
+            # opener of the file waited out its whole busy timeout.
+            self._closing = True
+            done, _ = await asyncio.wait({self._backfill}, timeout=BACKFILL_STOP_TIMEOUT_S)
+            if not done:
+                self._backfill.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._backfill
         await self.engine.dispose()
 
 
