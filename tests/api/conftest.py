@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,27 +20,10 @@ from ollama_proxy.alerts.rulesfile import load_rules
 from ollama_proxy.api import add_api_fallback, add_api_routes
 from ollama_proxy.config import Settings
 from ollama_proxy.records import RequestRecord
-from tests.api.stores import create_pg_database, drop_pg_database, open_test_store
+from tests.api.stores import open_test_store
+from tests.pg import pg_database, pg_url  # noqa: F401  (pg_database: a fixture)
 
 STORE_KINDS = ("sqlite", "postgres", "chdb")
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    try:
-        name = _in_thread(create_pg_database)
-    except Exception as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {error}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {error}")
-    yield name
-    _in_thread(lambda: drop_pg_database(name))
-
-
-def _in_thread(make: Any) -> Any:
-    """Run a coroutine to completion from sync code that may sit inside a running loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 def make_records(anchor: datetime, count: int = 240, seed: int = 7) -> list[RequestRecord]:
@@ -124,7 +104,7 @@ async def _store_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) 
     if kind == "chdb":
         return f"chdb://{tmp_path / 'chdb'}"
     name = request.getfixturevalue("pg_database")
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+    return pg_url(name)
 
 
 async def _empty(store: Any) -> None:

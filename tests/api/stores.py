@@ -1,37 +1,15 @@
-"""Stores for the API suite and bench: the real `ollama_proxy.store` backends, and a fresh
-PostgreSQL database per session."""
+"""Stores for the API suite and bench: the real `ollama_proxy.store` backends (PostgreSQL
+databases come from `tests.pg`)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from ollama_proxy.store import open_store
+from tests.pg import PG_ADMIN_DSN, create_pg_database, drop_pg_database
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-async def create_pg_database() -> str:
-    """A fresh database for this session; its name."""
-    import asyncpg
-
-    name = f"api_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name
-
-
-async def drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+# Re-exported: the API benchmark opens its PostgreSQL database through this module.
+__all__ = ["PG_ADMIN_DSN", "create_pg_database", "drop_pg_database", "open_test_store"]
 
 
 async def open_test_store(url: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ollama_proxy.config import Settings
 from ollama_proxy.store import open_store, open_stores
 from ollama_proxy.store.preflight import StoreOpenError, fatal_cause, sqlite_problem
 from tests.api.conftest import build_app
+from tests.pg import PG_ADMIN_DSN, pg_unavailable, pg_url
 
 
 def closed_port() -> int:
@@ -51,10 +51,8 @@ def test_causes_that_retrying_cannot_fix() -> None:
 
 async def test_unknown_postgres_database_stops_the_start(tmp_path: Path) -> None:
     if not await _postgres_up():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI")
-        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
-    url = "postgresql://postgres@127.0.0.1:5432/no_such_database_for_this_test"
+        pg_unavailable("no answer to a ping")
+    url = pg_url("no_such_database_for_this_test")
     with pytest.raises(StoreOpenError, match="does not exist"):
         await open_stores(Settings(store_urls=[url], journal_dir=str(tmp_path / "j")))
 
@@ -62,7 +60,7 @@ async def test_unknown_postgres_database_stops_the_start(tmp_path: Path) -> None
 async def test_down_network_store_starts_and_stats_answer_503(tmp_path: Path) -> None:
     # Down but configured correctly: fine at start (the journal covers it); the stats
     # endpoints then answered a bare 500 "internal error".
-    url = f"postgresql://postgres@127.0.0.1:{closed_port()}/metrics"
+    url = pg_url("metrics", closed_port())
     [store] = await open_stores(Settings(store_urls=[url], journal_dir=str(tmp_path / "j")))
     try:
         app = build_app(Settings(instance_name="down"), store)
@@ -79,7 +77,7 @@ async def test_down_network_store_starts_and_stats_answer_503(tmp_path: Path) ->
 
 
 async def _postgres_up() -> bool:
-    store = open_store("postgresql://postgres@127.0.0.1:5432/test")
+    store = open_store(PG_ADMIN_DSN)
     try:
         return await store.ping()
     except Exception:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg import drop_pg_database, pg_database_or_skip, pg_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = {
@@ -159,22 +160,11 @@ def test_the_clickhouse_schema_applies_to_chdb(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def fresh_postgres() -> AsyncIterator[str]:
-    asyncpg = pytest.importorskip("asyncpg")
-    admin_dsn = "postgresql://postgres@127.0.0.1:5432/test"
+    name = await pg_database_or_skip("deploy")
     try:
-        admin = await asyncpg.connect(admin_dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        reason = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"deploy_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield pg_url(name)
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_pg_database(name)
 
 
 async def test_the_postgres_schema_applies_to_postgresql(fresh_postgres: str) -> None:

@@ -30,8 +30,8 @@ import aiohttp
 import pytest
 
 from bench.run import free_port, wait_http
-from tests.api.stores import PG_ADMIN_DSN, create_pg_database, drop_pg_database
 from tests.faults.procs import Proc, record_figure, simulator
+from tests.pg import drop_pg_database, pg_database_or_skip, pg_url
 
 SCALE = float(os.environ.get("FAULTS_SCALE", "1"))
 BODY = {"model": "llama3.2", "prompt": "x", "stream": False, "options": {"num_predict": 2}}
@@ -97,12 +97,7 @@ class Relay:
 
 @pytest.fixture
 async def pg_db() -> AsyncIterator[str]:
-    try:
-        name = await create_pg_database()
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
+    name = await pg_database_or_skip()
     yield name
     await drop_pg_database(name)
 
@@ -174,7 +169,7 @@ async def health(url: str) -> dict[str, Any]:
 async def pg_counts(database: str) -> tuple[int, int]:
     import asyncpg
 
-    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", timeout=5)
+    conn = await asyncpg.connect(pg_url(database), timeout=5)
     try:
         row = await conn.fetchrow(
             "SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM request_logs"
@@ -203,8 +198,8 @@ async def test_silent_store_then_sigkill_loses_only_the_last_second(
     await relay.up()
     sim = simulator("--zero-delay", "--num-parallel", "64")
     port = free_port()
-    pg_url = f"postgresql://postgres@127.0.0.1:{relay.port}/{pg_db}"
-    stores = [f"sqlite:///{tmp_path / 'healthy.db'}", pg_url]
+    relayed = pg_url(pg_db, relay.port)
+    stores = [f"sqlite:///{tmp_path / 'healthy.db'}", relayed]
     prox = await asyncio.to_thread(start_proxy, sim.url, tmp_path, stores, port)
     load = Load(prox.url, 40)
     silent_s = 6 * SCALE
@@ -263,8 +258,8 @@ async def test_refusing_store_backlog_grows_on_disk_and_ships_after(
     relay = Relay(("127.0.0.1", 5432))
     await relay.up()
     sim = simulator("--zero-delay", "--num-parallel", "64")
-    pg_url = f"postgresql://postgres@127.0.0.1:{relay.port}/{pg_db}"
-    prox = await asyncio.to_thread(start_proxy, sim.url, tmp_path, [pg_url], free_port())
+    relayed = pg_url(pg_db, relay.port)
+    prox = await asyncio.to_thread(start_proxy, sim.url, tmp_path, [relayed], free_port())
     load = Load(prox.url, 50)
     refuse_s = 5 * SCALE
     journal = tmp_path / "journal"
@@ -344,12 +339,12 @@ async def test_full_journal_disk_records_still_reach_the_store_and_drops_are_exa
     relay = Relay(("127.0.0.1", 5432))
     await relay.up()
     sim = simulator("--zero-delay", "--num-parallel", "64")
-    pg_url = f"postgresql://postgres@127.0.0.1:{relay.port}/{pg_db}"
+    relayed = pg_url(pg_db, relay.port)
     environment = {"JOURNAL_DIR": str(small_disk), "QUEUE_MAX_RECORDS": "100"}
     workdir = tmp_path / "w"
     workdir.mkdir()
     prox = await asyncio.to_thread(
-        start_proxy, sim.url, workdir, [pg_url], free_port(), **environment
+        start_proxy, sim.url, workdir, [relayed], free_port(), **environment
     )
     try:
         # Fill the disk: the journal cannot take another frame.

@@ -8,7 +8,6 @@ it (backfilled while records keep arriving) answers as one that had rollups from
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import tempfile
@@ -33,19 +32,10 @@ from ollama_proxy.stats.sql_queries import SqlStatsBackend
 from ollama_proxy.store import rollups, sketch
 from ollama_proxy.store.base import schema_dir
 from ollama_proxy.store.sql import SqlStore
-from tests.api.stores import create_pg_database, drop_pg_database
+from tests.pg import drop_pg_database, pg_database_or_skip_sync, pg_url
 
 ANCHOR = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # whole hour: windows below cut through hours
 SPAN_S = 5 * 3600
-
-
-def _pg_or_skip() -> str:
-    try:
-        return asyncio.run(create_pg_database())
-    except Exception as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {error}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {error}")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -54,8 +44,8 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
     if request.param == "sqlite":
         yield [f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"]
         return
-    names = [_pg_or_skip(), _pg_or_skip()]
-    yield [f"postgresql://postgres@127.0.0.1:5432/{n}" for n in names]
+    names = [pg_database_or_skip_sync(), pg_database_or_skip_sync()]
+    yield [pg_url(n) for n in names]
     for name in names:
         asyncio.run(drop_pg_database(name))
 

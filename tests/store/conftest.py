@@ -3,51 +3,29 @@ and ClickHouse over HTTP (aiochclient) against a chDB shim in its own process.""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ollama_proxy.config import Settings
 from ollama_proxy.store import open_store
 from ollama_proxy.store.base import Store
-from tests.api.stores import create_pg_database, drop_pg_database
+from tests.pg import pg_database, pg_url  # noqa: F401  (pg_database: a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["sqlite", "postgres", "chdb", "clickhouse"]
-
-
-def _run(coro: Any) -> Any:
-    """asyncio.run from a worker thread: fixtures may be resolved inside a running loop."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    try:
-        name = _run(create_pg_database())
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}")
-    yield name
-    _run(drop_pg_database(name))
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +60,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path}/s.db"
     elif kind == "postgres":
-        url = f"postgresql://postgres@127.0.0.1:5432/{request.getfixturevalue('pg_database')}"
+        url = pg_url(request.getfixturevalue("pg_database"))
     elif kind == "chdb":
         url = f"chdb://{tmp_path}/chdb"
     else:

@@ -194,11 +194,10 @@ async def kind(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         )
         return
     if name == "postgres":
-        from tests.api.stores import PG_ADMIN_DSN, create_pg_database, drop_pg_database
+        from tests.pg import drop_pg_database, pg_database_or_skip, pg_url
 
-        request.getfixturevalue("pg_database")  # skips (or fails in CI) without PostgreSQL
-        database = await create_pg_database()
-        url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+        database = await pg_database_or_skip()
+        url = pg_url(database)
         yield Kind(
             "postgres",
             url,

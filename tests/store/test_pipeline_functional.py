@@ -18,6 +18,7 @@ from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store import open_store
 from ollama_proxy.store.journal import encode, store_dir
 from ollama_proxy.store.segments import HEADER, SegmentLog, frame
+from tests.pg import pg_url
 from tests.store.conftest import settings_for
 from tests.store.test_recorder_functional import die
 from tests.store.test_stores_functional import count, records
@@ -278,7 +279,7 @@ async def test_a_backlog_ships_fast_once_the_store_is_back(
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path}/b.db"
     else:
-        url = f"postgresql://postgres@127.0.0.1:5432/{request.getfixturevalue('pg_database')}"
+        url = pg_url(request.getfixturevalue("pg_database"))
     store = open_store(url, settings)
     await store.open()
     if kind == "postgres":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ollama_proxy.recorder import Recorder
 from ollama_proxy.store import open_store
+from tests.pg import pg_url
 from tests.store.conftest import settings_for
 from tests.store.test_stores_functional import count, records
 
@@ -52,7 +53,7 @@ async def test_postgres_outage_loses_nothing_and_duplicates_nothing(
     forwarder = Forwarder("127.0.0.1", 5432)
     await forwarder.up()
     settings = settings_for(tmp_path, metrics_export_interval=3600, batch_max_records=100)
-    store = open_store(f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}", settings)
+    store = open_store(pg_url(pg_database, forwarder.port), settings)
     await store.open()
     async with store.engine.begin() as conn:  # type: ignore[attr-defined]
         await conn.exec_driver_sql("DELETE FROM request_logs")
@@ -218,7 +219,7 @@ async def test_clients_never_notice_a_postgres_outage(tmp_path: Path, pg_databas
     settings = Settings(
         upstream=sim_url,
         listen="127.0.0.1:0",
-        store_urls=[f"postgresql://postgres@127.0.0.1:{forwarder.port}/{pg_database}"],
+        store_urls=[pg_url(pg_database, forwarder.port)],
         journal_dir=str(tmp_path / "journal"),
         metrics_export_interval=3600,
         instance_name="outage",

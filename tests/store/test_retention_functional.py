@@ -18,6 +18,7 @@ from ollama_proxy.records import ContentRecord, MetricPoint, RequestRecord
 from ollama_proxy.store import open_store, retention
 from ollama_proxy.store.base import Store
 from ollama_proxy.store.retention import RetentionRule
+from tests.pg import pg_url
 from tests.store.conftest import settings_for
 
 SCALE = float(os.environ.get("FAULTS_SCALE", "1"))
@@ -47,7 +48,7 @@ async def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/r.db"
     else:
-        url = f"postgresql://postgres@127.0.0.1:5432/{request.getfixturevalue('pg_database')}"
+        url = pg_url(request.getfixturevalue("pg_database"))
     store = open_store(url, settings)
     await store.open()
     import sqlalchemy as sa
