@@ -14,9 +14,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ollama_proxy.operations import Route
 from ollama_proxy.privacy import hash_ip
 from ollama_proxy.proxy.forwarded import X_FORWARDED_FOR, Networks, client_address
-from ollama_proxy.proxy.routes import Route
 
 INFERENCE = "inference"
 MANAGE = "manage"

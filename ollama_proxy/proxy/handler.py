@@ -22,6 +22,7 @@ from ollama_proxy.live.accounting import Accounting
 from ollama_proxy.live.tracker import LiveTracker
 from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_patterns
 from ollama_proxy.meter.meter import Meter
+from ollama_proxy.operations import Route, classify
 from ollama_proxy.proxy.access import Access, Admitted, Refusal
 from ollama_proxy.proxy.headers import (
     request_headers,
@@ -36,7 +37,6 @@ from ollama_proxy.proxy.observer import (
     RequestObservation,
 )
 from ollama_proxy.proxy.refusals import RefusalTally
-from ollama_proxy.proxy.routes import Route, classify
 from ollama_proxy.records import ContentRecord, RequestRecord
 
 log = structlog.get_logger("ollama_proxy.proxy")

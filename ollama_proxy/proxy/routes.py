@@ -1,14 +1,10 @@
 """Pure route knowledge: which paths the proxy answers itself.
 
 Everything not in OWN_ROUTE_PREFIXES is forwarded to Ollama untouched; what an Ollama path
-does (`Route`, `classify`) lives in `ollama_proxy.operations`, re-exported here.
+does (`Route`, `classify`) lives in `ollama_proxy.operations`.
 """
 
 from __future__ import annotations
-
-from ollama_proxy.operations import Route, classify
-
-__all__ = ["OWN_ROUTE_PREFIXES", "Route", "classify", "is_own_route"]
 
 # Paths the proxy answers itself. None of them is an Ollama route (ollama-api.md §1);
 # tests/test_routes.py checks that.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ollama_proxy.operations import classify
 from ollama_proxy.proxy.access import (
     Access,
     Admitted,
@@ -15,7 +16,6 @@ from ollama_proxy.proxy.access import (
 )
 from ollama_proxy.proxy.forwarded import client_address, parse_address, parse_networks
 from ollama_proxy.proxy.refusals import OTHER, RefusalTally
-from ollama_proxy.proxy.routes import classify
 
 INFERENCE_PATHS = [
     "/api/chat",

@@ -6,6 +6,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ollama_proxy.operations import classify
 from ollama_proxy.proxy.headers import (
     end_to_end,
     request_headers,
@@ -13,7 +14,7 @@ from ollama_proxy.proxy.headers import (
     target_url,
     upstream_host,
 )
-from ollama_proxy.proxy.routes import OWN_ROUTE_PREFIXES, classify, is_own_route
+from ollama_proxy.proxy.routes import OWN_ROUTE_PREFIXES, is_own_route
 
 # Every route of ollama-api.md §1 (native, OpenAI, Anthropic): none may be ours.
 OLLAMA_ROUTES = [
