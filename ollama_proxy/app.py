@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from typing import Any
 
 import aiohttp
@@ -263,7 +263,19 @@ def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) ->
             for r in monitor.timeline.residents.values()
         ]
 
-    return LiveFeed(tracker, settings.live_parallel_slots, settings.live_interval_ms / 1000, loaded)
+    def nodes() -> dict[str, Collection[str]] | None:
+        fleet = app.get(appkeys.FLEET)  # the poller keeps each node's /api/ps
+        if fleet is None:
+            return None
+        return {node.name: node.loaded.keys() for node in fleet.nodes if node.seen}
+
+    return LiveFeed(
+        tracker,
+        settings.live_parallel_slots,
+        settings.live_interval_ms / 1000,
+        loaded,
+        nodes=nodes,
+    )
 
 
 def _power_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 import orjson
@@ -28,6 +28,8 @@ KEEPALIVE_S = 15.0  # a comment line through idle proxies when no snapshot came
 CLIENT_GONE = (ConnectionResetError, BrokenPipeError)
 
 LoadedSource = Callable[[], list[LoadedModel] | None]
+# A fleet: per node that answered /api/ps, the models it holds (None without a fleet).
+NodesSource = Callable[[], Mapping[str, Collection[str]] | None]
 
 
 class LiveFeed:
@@ -45,12 +47,14 @@ class LiveFeed:
         interval_s: float,
         loaded: LoadedSource | None = None,
         min_gap_s: float = 0.1,
+        nodes: NodesSource | None = None,
     ) -> None:
         self.tracker = tracker
         self._slots = slots
         self._interval = interval_s
         self._min_gap = min(min_gap_s, interval_s)
         self._loaded = loaded or (lambda: None)
+        self._nodes = nodes or (lambda: None)
         self._queues: set[asyncio.Queue[bytes]] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -62,6 +66,7 @@ class LiveFeed:
             self.tracker.rates,
             self._slots,
             self._loaded(),
+            self._nodes(),
         )
         return b"data: " + orjson.dumps(data) + b"\n\n"
 

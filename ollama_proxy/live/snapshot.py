@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ollama_proxy.fleet.names import normalize_model
 from ollama_proxy.live.rates import ModelRates, RateBook
 from ollama_proxy.live.tracker import Entry
 
@@ -94,10 +95,30 @@ def tokens_per_s(samples: deque[tuple[float, int]], now: float) -> float | None:
     return round((c1 - c0) / (t1 - t0), 2)
 
 
+def _resident(
+    row: _Row, names: Mapping[str, Any] | None, nodes: Mapping[str, Collection[str]] | None
+) -> bool | None:
+    """Whether the request's model is in VRAM where it runs; None when that is not known.
+
+    With a fleet (`nodes`: each polled node's models from its own /api/ps) only the node the
+    request went to counts; before dispatch, or before that node answered, nothing is known.
+    """
+    if not row.model:
+        return None
+    if nodes is not None:
+        held = nodes.get(row.node) if row.node else None
+        return None if held is None else normalize_model(row.model) in held
+    return None if names is None else is_resident(row.model, names)
+
+
 def _pre_output_phase(
-    row: _Row, position: int, free_slots: int, names: Mapping[str, Any] | None
+    row: _Row,
+    position: int,
+    free_slots: int,
+    names: Mapping[str, Any] | None,
+    nodes: Mapping[str, Collection[str]] | None,
 ) -> str:
-    if names is not None and row.model and not is_resident(row.model, names):
+    if _resident(row, names, nodes) is False:
         return "loading"
     return "queued" if position >= free_slots else "prefill"
 
@@ -161,7 +182,10 @@ def _request(row: _Row, phase: str, estimated: bool, now: float, rates: RateBook
 
 
 def _phases(
-    rows: list[_Row], slots: int, names: Mapping[str, Any] | None
+    rows: list[_Row],
+    slots: int,
+    names: Mapping[str, Any] | None,
+    nodes: Mapping[str, Collection[str]] | None,
 ) -> list[tuple[_Row, str, bool]]:
     """Each row's phase: output -> generating/thinking; before it, by slots and residency."""
     busy: dict[tuple[str, str], int] = {}
@@ -181,7 +205,7 @@ def _phases(
             position = waiting_seen.get(key, 0)
             waiting_seen[key] = position + 1
             free = max(0, slots - busy.get(key, 0))
-            out.append((row, _pre_output_phase(row, position, free, names), True))
+            out.append((row, _pre_output_phase(row, position, free, names, nodes), True))
     return out
 
 
@@ -206,16 +230,19 @@ def build(
     rates: RateBook,
     slots: int,
     loaded: list[LoadedModel] | None,
+    nodes: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     """The snapshot: requests (oldest first), per-model counts, loaded models.
 
     `loaded` is None while /api/ps has not answered yet: then no request is called `loading`.
+    `nodes` (a fleet): per node that answered /api/ps, its resident models (normalized names);
+    a request's residency is then read on its own node.
     """
     rows = [_read(entry, now) for entry in entries]
     names = None if loaded is None else {m.name: m for m in loaded}
     requests = []
     models: dict[str, dict[str, int]] = {}
-    for row, phase, estimated in _phases(rows, slots, names):
+    for row, phase, estimated in _phases(rows, slots, names, nodes):
         requests.append(_request(row, phase, estimated, now, rates))
         counts = models.setdefault(row.model, {"waiting": 0, "generating": 0})
         counts["waiting" if phase in WAITING else "generating"] += 1

@@ -169,6 +169,8 @@ class FleetForwarder:
         for attempt, candidate in enumerate(tries, 1):
             node = candidate.node
             ticket = self.fleet.dispatch(node, found.model)
+            if outcome is not None and outcome.record is not None:
+                outcome.record.node = node.name  # seen live at once; a failover moves it
             try:
                 upstream = await self._send_watched(request, node, body, observation)
             except asyncio.CancelledError:

@@ -69,6 +69,9 @@ class Outcome:
     # and names the node in a mid-stream failure.
     after: Callable[[RequestRecord], None] | None = None
     node_label: str | None = None
+    # The request's record while it runs: a fleet names the node on it at dispatch, so the
+    # live view shows where the request is before it ends (`after` stamps the final one).
+    record: RequestRecord | None = None
 
 
 def describe(exc: BaseException) -> str:
@@ -210,7 +213,7 @@ class ProxyHandler:
         observation = self._observer.start(request, route, record)
         if route.inference:
             self.live.enter(record, meter, started)
-        outcome = Outcome()
+        outcome = Outcome(record=record)
         try:
             return await self._forward(request, meter, observation, outcome)
         except asyncio.CancelledError:

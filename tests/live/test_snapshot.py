@@ -111,3 +111,20 @@ def test_tokens_per_s_needs_a_span() -> None:
     samples = deque([(0.0, 0), (1.0, 10), (3.0, 50)])
     assert tokens_per_s(samples, 3.0) == 20.0  # last 2 s only
     assert list(samples) == [(1.0, 10), (3.0, 50)]  # older ones dropped
+
+
+def test_a_fleet_reads_residency_on_the_node_each_request_went_to() -> None:
+    on_a, on_b, undispatched = entry("llama3.2", 1.0), entry("llama3.2", 2.0), entry("qwen3", 3.0)
+    on_a.record.node, on_b.record.node = "a", "b"
+    nodes = {"a": {"llama3.2:latest"}, "b": {"qwen3:latest"}}
+    # The first node's /api/ps (`loaded`) says llama3.2 is resident: a fleet does not ask it.
+    loaded = [LoadedModel("llama3.2:latest", 2_000, None)]
+    snap = build([on_a, on_b, undispatched], 5.0, WALL, RateBook(), 4, loaded, nodes)
+    assert [(r["node"] if "node" in r else None, r["phase"]) for r in snap["requests"]] == [
+        ("a", "prefill"),
+        ("b", "loading"),  # llama3.2 is on a, not on b
+        (None, "prefill"),  # no node yet: residency unknown, never called loading
+    ]
+    # A node that has not answered /api/ps yet says nothing either.
+    [_, r, _] = build([on_a, on_b, undispatched], 5.0, WALL, RateBook(), 4, None, {})["requests"]
+    assert r["phase"] == "prefill"
