@@ -40,3 +40,17 @@ def canonical_model(name: str) -> str:
     if ":" not in base.rsplit("/", 1)[-1]:
         base += ":latest"
     return clip(base + at + digest)
+
+
+def stored_names(name: str) -> tuple[str, ...]:
+    """The names rows may hold for the model `name`: its canonical name, and for a `:latest`
+    model the untagged text that rows written before names were canonical kept.
+
+    >>> stored_names("llama3.2"), stored_names("qwen3:0.6b")
+    (('llama3.2:latest', 'llama3.2'), ('qwen3:0.6b',))
+    """
+    canonical = canonical_model(name)
+    base, at, digest = canonical.partition("@")
+    if not base.endswith(":latest"):
+        return (canonical,)
+    return (canonical, base.removesuffix(":latest") + at + digest)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ollama_proxy.meter.names import stored_names
 from ollama_proxy.stats.query import Filters
 from ollama_proxy.store.rollups import COLD_LOAD_MS as COLD_LOAD_MS  # defined with the rollups
 
@@ -103,10 +104,18 @@ class Params:
         return self.render(name, kind)
 
 
+def model_condition(model: str, params: Params) -> str:
+    """The rows of `model` as Ollama names it: `llama3.2` is `llama3.2:latest`, and rows
+    written before names were canonical hold `llama3.2` (see `stored_names`)."""
+    return f"model IN ({', '.join(params.add(name) for name in stored_names(model))})"
+
+
 def where_clause(filters: Filters, params: Params, *, require_model: bool = False) -> str:
     """`WHERE ...` for the filters (or an empty string); values become bound parameters."""
     parts: list[str] = []
-    for column in ("model", "instance", "status", "endpoint", "operation", "node"):
+    if filters.model is not None:
+        parts.append(model_condition(filters.model, params))
+    for column in ("instance", "status", "endpoint", "operation", "node"):
         value = getattr(filters, column)
         if value is not None:
             parts.append(f"{column} = {params.add(value)}")

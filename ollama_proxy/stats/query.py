@@ -87,7 +87,11 @@ PARAMS: dict[str, ParamSpec] = {
         ),
         ParamSpec("until", _TIME_SCHEMA, "End of the window: ISO 8601 or Unix seconds; now."),
         ParamSpec("since", _TIME_SCHEMA, "Only records at or after: ISO 8601 or Unix seconds."),
-        ParamSpec("model", _TEXT_SCHEMA, "Exact model name."),
+        ParamSpec(
+            "model",
+            _TEXT_SCHEMA,
+            "Model name as Ollama reads it (`llama3.2` is `llama3.2:latest`).",
+        ),
         ParamSpec("instance", _TEXT_SCHEMA, "Exact instance name (INSTANCE_NAME of a proxy)."),
         ParamSpec("client", _TEXT_SCHEMA, "Client address or client name."),
         ParamSpec("endpoint", _TEXT_SCHEMA, "Exact request path, e.g. /api/chat."),

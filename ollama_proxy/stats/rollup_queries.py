@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ollama_proxy.stats.aggregate import PCT_MEASURES, Aggregate, Params
+from ollama_proxy.stats.aggregate import PCT_MEASURES, Aggregate, Params, model_condition
 from ollama_proxy.stats.sql_queries import SqlDialect, SqlStatsBackend
 from ollama_proxy.store import rollups, sketch
 
@@ -106,7 +106,9 @@ def _piece_sql(piece: Piece, agg: Aggregate, params: Params, columns: str) -> st
         parts.append(f"bucket >= {params.add(piece.start)}")
     if piece.end is not None:
         parts.append(f"bucket < {params.add(piece.end)}")
-    for name in ("model", "instance", "node"):
+    if agg.filters.model is not None:
+        parts.append(model_condition(agg.filters.model, params))
+    for name in ("instance", "node"):
         value = getattr(agg.filters, name)
         if value is not None:
             parts.append(f"{name} = {params.add(value)}")

@@ -95,8 +95,9 @@ def test_where_clause_binds_every_value() -> None:
     filters = q.Filters(model=hostile, client=hostile, since=NOW, status="error")
     sql = where_clause(filters, params)
     assert hostile not in sql
+    # the model twice: its canonical name and the untagged one older rows hold
     assert sorted(params.values.values(), key=str) == sorted(
-        [hostile, hostile, "error", NOW], key=str
+        [f"{hostile}:latest", hostile, hostile, "error", NOW], key=str
     )
 
 
