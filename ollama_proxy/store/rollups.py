@@ -449,7 +449,10 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     """Roll up the next `batch` raw rows of the pending span; False when nothing is left.
 
     Rows are taken in timestamp order, from next_ts to the timestamp of the batch+1-th row
-    (so rows sharing a timestamp are never split between two steps).
+    (so rows sharing a timestamp are never split between two steps). One statement groups
+    them into minute cells (sums in SQL, the latencies of each cell as one value list), numpy
+    bins the latencies and builds the hour and all-time cells, the stored rows those cells
+    land on are merged in, and one upsert per table writes them.
     """
     await lock(session)
     span = await pending(session)
@@ -463,17 +466,170 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
         [lo, hi, int(batch)],
     )
     end = as_utc(found[0][0]) if found else span.until_ts
-    rows = await session.select(
-        f"SELECT {', '.join(RAW_COLUMNS)} FROM request_logs "
-        f"WHERE timestamp >= {p0} AND timestamp < {p1}",
-        [lo, _time_arg(session, end)],
-    )
-    await add_facts(session, [fact_of_row(row) for row in rows])
+    rows = await session.select(_backfill_sql(session), [lo, _time_arg(session, end)])
+    if rows:
+        minute = _backfill_cells(session, rows)
+        # Every grain from this batch alone, before stored rows are merged into any of them.
+        grains = {
+            TABLES["minute"]: minute,
+            TABLES["hour"]: minute.coarsen(STEPS["hour"]),
+            TOTAL_TABLE: minute.coarsen(0),
+        }
+        for table, cells in grains.items():
+            await _merge_stored(session, table, cells)
+            await session.execute_many(upsert_sql(session, table), cells.rows(session))
     await session.execute_many(
         f"UPDATE {BACKFILL_TABLE} SET next_ts = {p0} WHERE id = 1",
         [(_time_arg(session, end),)],
     )
     return end < span.until_ts
+
+
+def _backfill_sql(session: Session) -> str:
+    """Minute cells of the raw rows in [p0, p1): keys, sums, newest timestamp, and the
+    latencies (0 for a missing one, as records count them) and TTFTs of each cell.
+
+    The sums are the stats API's own raw-row measures (stats/aggregate.py), so a backfilled
+    rollup answers as the raw rows do. PostgreSQL sends the values as binary float8
+    (`float8send`), SQLite as text with 17 significant digits.
+    """
+    from ollama_proxy.stats.aggregate import CLIENT_KEY, SIMPLE_MEASURES
+
+    if session.kind == "sqlite":
+        bucket = "(CAST(strftime('%s', timestamp) AS INTEGER) / 60) * 60"
+        lat = "group_concat(printf('%.17g', coalesce(latency_ms, 0)))"
+        # printf would render NULL as 0: a missing TTFT must stay out of the list
+        ttft = "group_concat(CASE WHEN ttft_ms IS NOT NULL THEN printf('%.17g', ttft_ms) END)"
+    else:
+        bucket = "(floor(extract(epoch from timestamp) / 60) * 60)::bigint"
+        lat = "string_agg(float8send(coalesce(latency_ms, 0)), ''::bytea)"
+        ttft = "string_agg(float8send(ttft_ms), ''::bytea)"
+    node = "coalesce(node, '')" if _HAS_NODE else "''"
+    keys = [bucket, "coalesce(model, '')", "coalesce(instance, '')", CLIENT_KEY, node]
+    sums = [f"coalesce({SIMPLE_MEASURES[name]}, 0)" for name in SUM_COLUMNS]
+    select = ", ".join([*keys, *sums, "max(timestamp)", lat, ttft])
+    return (
+        f"SELECT {select} FROM request_logs "
+        f"WHERE timestamp >= {session.ph(0)} AND timestamp < {session.ph(1)} "
+        "GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+@dataclass(slots=True)
+class Cells:
+    """Rollup rows of one grain as arrays: keys, sums (float64, one column per SUM_COLUMNS),
+    newest timestamps, and the sketch pairs of both sketches as (cell, key, count)."""
+
+    keys: list[Key]
+    sums: np.ndarray
+    last_ts: list[datetime]
+    lat: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ttft: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    def coarsen(self, step: int) -> Cells:
+        """These cells merged into buckets of `step` seconds (0: one all-time bucket)."""
+        index: dict[Key, int] = {}
+        owner = np.empty(len(self.keys), dtype=np.int64)
+        for i, (bucket, *dims) in enumerate(self.keys):
+            key: Key = (bucket // step * step if step else 0, dims[0], dims[1], dims[2], dims[3])
+            owner[i] = index.setdefault(key, len(index))
+        return self._regroup(list(index), owner)
+
+    def _regroup(self, keys: list[Key], owner: np.ndarray) -> Cells:
+        sums = np.zeros((len(keys), len(SUM_COLUMNS)))
+        np.add.at(sums, owner, self.sums)
+        last: list[datetime | None] = [None] * len(keys)
+        for target, stamp in zip(owner.tolist(), self.last_ts, strict=True):
+            current = last[target]
+            if current is None or stamp > current:
+                last[target] = stamp
+        moved = [(owner[cell], key, count) for cell, key, count in (self.lat, self.ttft)]
+        return Cells(keys, sums, [s for s in last if s is not None], *moved)  # none is None
+
+    def rows(self, session: Session) -> list[tuple[Any, ...]]:
+        lat = sketch.encode_groups(*sketch.grouped_counts(*self.lat), len(self.keys))
+        ttft = sketch.encode_groups(*sketch.grouped_counts(*self.ttft), len(self.keys))
+        columns = [
+            self.sums[:, i].tolist() if is_float else self.sums[:, i].astype(np.int64).tolist()
+            for i, is_float in enumerate(_FLOATS)
+        ]
+        sqlite = session.kind == "sqlite"
+        out = []
+        for i, key in enumerate(self.keys):
+            stamp: Any = sqlite_time(self.last_ts[i]) if sqlite else self.last_ts[i]
+            out.append((*key, *(column[i] for column in columns), stamp, lat[i], ttft[i]))
+        return out
+
+
+def _values(session: Session, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell value lists as the backfill query returns them -> (cell index, values)."""
+    if session.kind == "sqlite":
+        texts = [t.split(",") if t else [] for t in raw]
+        sizes = [len(t) for t in texts]
+        values = np.array([v for t in texts for v in t], dtype=np.float64)
+    else:
+        sizes = [len(b) // 8 if b else 0 for b in raw]
+        values = np.frombuffer(b"".join(bytes(b) for b in raw if b), dtype=">f8")
+    cell = np.repeat(np.arange(len(raw), dtype=np.int64), sizes)
+    return cell, values.astype(np.float64)
+
+
+def _sketch_pairs(
+    cell: np.ndarray, values: np.ndarray, *, keep_invalid: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cell, key, count 1) per value; invalid values (negative, NaN, infinite) go to the zero
+    bin when kept (latency: every record counts) and are dropped otherwise (TTFT)."""
+    valid = np.isfinite(values) & (values >= 0)
+    keys = np.where(valid, sketch.keys_of(np.where(valid, values, 0.0)), sketch.ZERO_KEY)
+    if not keep_invalid:
+        cell, keys = cell[valid], keys[valid]
+    return cell, keys, np.ones(keys.size, dtype=np.int64)
+
+
+def _backfill_cells(session: Session, rows: list[Sequence[Any]]) -> Cells:
+    n_keys, n_sums = len(KEY_COLUMNS), len(SUM_COLUMNS)
+    keys: list[Key] = [(int(r[0]), r[1], r[2], r[3] or "", r[4]) for r in rows]
+    sums = np.array([r[n_keys : n_keys + n_sums] for r in rows], dtype=np.float64)
+    last_ts = [as_utc(r[n_keys + n_sums]) for r in rows]
+    lat = _sketch_pairs(*_values(session, [r[-2] for r in rows]), keep_invalid=True)
+    ttft = _sketch_pairs(*_values(session, [r[-1] for r in rows]), keep_invalid=False)
+    return Cells(keys, sums, last_ts, lat, ttft)
+
+
+async def _merge_stored(session: Session, table: str, cells: Cells) -> None:
+    """Add to `cells` the stored rows of the same keys (a minute or hour the previous step,
+    or the proxy's own writes, already filled; the all-time rows). One range read."""
+    buckets = [key[0] for key in cells.keys]
+    p0, p1 = session.ph(0), session.ph(1)
+    stored = await session.select(
+        f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE bucket >= {p0} AND bucket <= {p1}",
+        [min(buckets), max(buckets)],
+    )
+    index = {key: i for i, key in enumerate(cells.keys)}
+    hits = [(index[k], row) for row in stored if (k := _key_of(row)) in index]
+    if not hits:
+        return
+    n_keys, n_sums = len(KEY_COLUMNS), len(SUM_COLUMNS)
+    at = np.array([i for i, _ in hits], dtype=np.int64)
+    cells.sums[at] += np.array([row[n_keys : n_keys + n_sums] for _, row in hits], dtype=float)
+    for i, row in hits:
+        stamp = row[n_keys + n_sums]
+        if stamp is not None and as_utc(stamp) > cells.last_ts[i]:
+            cells.last_ts[i] = as_utc(stamp)
+    for which, column in ((0, -2), (1, -1)):
+        owner, keys, counts = sketch.split_pairs([row[column] for _, row in hits])
+        old = (cells.lat, cells.ttft)[which]
+        merged = tuple(
+            np.concatenate([a, b]) for a, b in zip(old, (at[owner], keys, counts), strict=True)
+        )
+        if which == 0:
+            cells.lat = merged  # type: ignore[assignment]
+        else:
+            cells.ttft = merged  # type: ignore[assignment]
+
+
+def _key_of(row: Sequence[Any]) -> Key:
+    return (int(row[0]), row[1], row[2], row[3], row[4])
 
 
 def rollup_rules(minute_days: Callable[[], int], hour_days: Callable[[], int]) -> list[Any]:

@@ -160,3 +160,103 @@ def merge(blobs: Iterable[bytes | None]) -> bytes | None:
     """Several stored sketches -> one, with one pair per key."""
     joined = b"".join(bytes(b) for b in blobs if b)
     return encode_counts(decode_counts(joined)) if joined else None
+
+
+# --- many sketches at once (numpy over every pair; no Python object per pair) ---------------
+
+_MAX_CELLS = 1 << 22  # groups x distinct keys per dense block (32 MiB of float64)
+
+
+def split_pairs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored sketches -> (index of its sketch, key, count) of every pair, in blob order.
+
+    One join and one `frombuffer` for all of them; a trailing partial pair is ignored.
+    """
+    parts = [bytes(b[: len(b) - len(b) % 6]) if b else b"" for b in blobs]
+    sizes = np.fromiter((len(p) // 6 for p in parts), dtype=np.int64, count=len(parts))
+    pairs = np.frombuffer(b"".join(parts), dtype=PAIR)
+    owner = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
+    return owner, pairs["key"].astype(np.int64), pairs["count"].astype(np.int64)
+
+
+def grouped_counts(
+    owner: np.ndarray, keys: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(group, key, count) pairs -> one pair per distinct (group, key), counts summed,
+    sorted by group then key."""
+    if keys.size == 0:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, empty
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    codes, inverse = np.unique(owner * span + (keys - low), return_inverse=True)
+    summed = np.bincount(inverse.ravel(), weights=counts).astype(np.int64)
+    return codes // span, codes % span + low, summed
+
+
+def encode_groups(
+    groups: np.ndarray, keys: np.ndarray, counts: np.ndarray, n_groups: int
+) -> list[bytes | None]:
+    """`grouped_counts` output -> the stored bytes of each group 0..n_groups-1 (None: empty)."""
+    pairs = np.empty(keys.size, dtype=PAIR)
+    pairs["key"] = keys
+    pairs["count"] = counts
+    data = pairs.tobytes()
+    bounds = (np.searchsorted(groups, np.arange(n_groups + 1)) * PAIR.itemsize).tolist()
+    return [data[a:b] or None for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def quantiles_many(
+    blobs: Sequence[bytes | None], levels: Sequence[float]
+) -> list[list[float | None]]:
+    """`quantiles` of many sketches at once, equal to calling it on each.
+
+    The pairs of all sketches go into one dense (sketch x distinct key) count matrix, whose
+    cumulative sums along the keys give every rank's bin by comparison; no Python per pair.
+    """
+    owner, keys, counts = split_pairs(blobs)
+    out: list[list[float | None]] = [[None] * len(levels) for _ in blobs]
+    if keys.size == 0:
+        return out
+    low = int(keys.min())
+    present = np.bincount(keys - low) > 0
+    distinct = np.flatnonzero(present) + low
+    column = (np.cumsum(present) - 1)[keys - low]
+    values = np.array([value_of(int(k)) for k in distinct.tolist()])
+    width = distinct.size
+    step = max(1, _MAX_CELLS // width)  # sketches per dense block, memory bounded
+    for first in range(0, len(blobs), step):
+        last = min(first + step, len(blobs))
+        lo, hi = np.searchsorted(owner, [first, last])
+        dense = np.bincount(
+            (owner[lo:hi] - first) * width + column[lo:hi],
+            weights=counts[lo:hi],
+            minlength=(last - first) * width,
+        ).reshape(last - first, width)
+        block = _block_quantiles(np.cumsum(dense, axis=1), values, levels)
+        for row, answer in zip(range(first, last), block, strict=True):
+            out[row] = answer
+    return out
+
+
+def _block_quantiles(
+    cumulative: np.ndarray, values: np.ndarray, levels: Sequence[float]
+) -> list[list[float | None]]:
+    """Rows of cumulative bin counts -> their percentiles (None for an empty row)."""
+    total = cumulative[:, -1]
+    last = values.size - 1
+    columns = []
+    for level in levels:
+        position = level * (total - 1)
+        low = np.floor(position)
+        high = np.minimum(low + 1, total - 1)
+        # bisect_right: the first bin whose cumulative count exceeds the rank
+        low_at = np.minimum((cumulative <= low[:, None]).sum(axis=1), last)
+        high_at = np.minimum((cumulative <= high[:, None]).sum(axis=1), last)
+        low_value, high_value = values[low_at], values[high_at]
+        columns.append(low_value + (high_value - low_value) * (position - low))
+    answers = np.stack(columns, axis=1).tolist() if columns else [[] for _ in total]
+    return [
+        answer if count > 0 else [None] * len(levels)
+        for answer, count in zip(answers, total.tolist(), strict=True)
+    ]

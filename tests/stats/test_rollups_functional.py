@@ -209,6 +209,22 @@ async def rollup_rows(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
+async def rollup_sketches(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
+    """Every rollup row's key and decoded sketches (bin counts, however the pairs are laid)."""
+    out = {}
+    async with store.engine.connect() as conn:
+        for table in (*rollups.TABLES.values(), rollups.TOTAL_TABLE):
+            columns = ", ".join((*rollups.KEY_COLUMNS, *rollups.SKETCH_COLUMNS))
+            result = await conn.execute(
+                sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")
+            )
+            out[table] = [
+                (*row[:5], sketch.decode_counts(row[5]), sketch.decode_counts(row[6]))
+                for row in result
+            ]
+    return out
+
+
 def assert_close(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any, ...]]]) -> None:
     """Same rows; float sums equal up to the order they were added in."""
     assert {t: len(rows) for t, rows in a.items()} == {t: len(rows) for t, rows in b.items()}
@@ -307,6 +323,7 @@ async def test_a_migrated_database_answers_as_a_fresh_one(urls: list[str]) -> No
             pass
         await fresh.write_requests(old + late)
         assert_close(await rollup_rows(migrated), await rollup_rows(fresh))
+        assert await rollup_sketches(migrated) == await rollup_sketches(fresh)
         await assert_rollups_answer_as_raw(migrated)
     finally:
         await migrated.close()

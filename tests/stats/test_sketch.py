@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,3 +60,33 @@ def test_invalid_values_are_not_counted() -> None:
     assert sketch.count_keys([None, float("nan"), float("inf"), -1.0]) == {}
     assert sketch.encode_counts({}) is None
     assert sketch.quantiles(None, (0.5,)) == [None]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(latencies, max_size=40), max_size=12))
+def test_many_sketches_at_once_answer_as_one_at_a_time(parts: list[list[float]]) -> None:
+    blobs = [sketch.encode_counts(sketch.count_keys(part)) for part in parts]
+    # Concatenated sketches too (repeated keys), as SQL hands a group back.
+    blobs += [b"".join(b for b in blobs if b) or None]
+    assert sketch.quantiles_many(blobs, LEVELS) == [sketch.quantiles(b, LEVELS) for b in blobs]
+
+
+def test_many_sketches_in_several_dense_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sketch, "_MAX_CELLS", 3)  # one or two sketches a block
+    parts = [[1.0, 5.0], [], [0.0, 2.0, 700.0], [9.0]]
+    blobs = [sketch.encode_counts(sketch.count_keys(part)) for part in parts]
+    assert sketch.quantiles_many(blobs, LEVELS) == [sketch.quantiles(b, LEVELS) for b in blobs]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(latencies, max_size=30), min_size=1, max_size=8))
+def test_grouped_pairs_encode_each_group_as_its_own_sketch(parts: list[list[float]]) -> None:
+    owner = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    values = np.array([v for p in parts for v in p], dtype=np.float64)
+    keys = sketch.keys_of(values)
+    grouped = sketch.grouped_counts(owner, keys, np.ones(keys.size, dtype=np.int64))
+    blobs = sketch.encode_groups(*grouped, len(parts))
+    for part, blob in zip(parts, blobs, strict=True):
+        keys, counts = np.unique(sketch.keys_of(np.array(part)), return_counts=True)
+        want = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        assert sketch.decode_counts(blob) == want
