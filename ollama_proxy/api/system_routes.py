@@ -49,6 +49,8 @@ def _series(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         if isinstance(meta, str):
             meta = orjson.loads(meta) if meta else {}
         label = meta.get("model") or meta.get("gpu")
+        if label not in (None, "") and meta.get("node"):
+            label = f"{label}@{meta['node']}"  # a fleet: the same model on two nodes
         key = row["metric_name"] if label in (None, "") else f"{row['metric_name']}[{label}]"
         stamp = row["ts"]
         stamp = stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
@@ -77,8 +79,10 @@ async def system(request: web.Request) -> web.Response:
     return json_response(orjson.dumps(body))
 
 
-async def _busy_ms(app: web.Application, model: str, since: datetime) -> float | None:
-    """Milliseconds spent serving requests for `model` since `since` (its load)."""
+async def _busy_ms(
+    app: web.Application, model: str, since: datetime, node: str = ""
+) -> float | None:
+    """Milliseconds spent serving requests for `model` (on `node`) since `since` (its load)."""
     stores = app.get(appkeys.STORES) or []
     if not stores:
         return None
@@ -89,15 +93,19 @@ async def _busy_ms(app: web.Application, model: str, since: datetime) -> float |
         sql = (
             "SELECT sum(latency_ms) AS busy FROM request_logs FINAL "
             "WHERE model IN ({a:String}, {b:String}) AND timestamp >= {since:DateTime64(6, 'UTC')}"
+            + (" AND node = {node:String}" if node else "")
         )
         params: dict[str, Any] = {**names, "since": since.strftime("%Y-%m-%d %H:%M:%S.%f")}
     else:
         sql = (
             "SELECT sum(latency_ms) AS busy FROM request_logs "
             "WHERE model IN (:a, :b) AND timestamp >= :since"
+            + (" AND node = :node" if node else "")
         )
         stamp = since if store.kind == "postgres" else since.replace(tzinfo=None)
         params = {**names, "since": stamp}
+    if node:
+        params["node"] = node
     rows = await store.fetch(sql, params)
     return float(rows[0]["busy"] or 0.0) if rows else 0.0
 
@@ -112,7 +120,7 @@ async def models_loaded(request: web.Request) -> web.Response:
         loaded_at = model.get("loaded_at")
         if loaded_at and model.get("resident_s") is not None:
             since = datetime.fromisoformat(loaded_at.replace("Z", "+00:00"))
-            busy = await _busy_ms(request.app, model["name"], since)
+            busy = await _busy_ms(request.app, model["name"], since, model.get("node", ""))
             if busy is not None:
                 model["idle_s"] = round(max(0.0, model["resident_s"] - busy / 1000), 3)
     return json_response(orjson.dumps({"models": models, "polled": bool(monitor)}))

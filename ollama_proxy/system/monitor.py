@@ -15,7 +15,7 @@ import structlog
 
 from ollama_proxy.config import Settings
 from ollama_proxy.records import MetricPoint
-from ollama_proxy.system.residency import ResidencyEvent, Timeline, parse_ps
+from ollama_proxy.system.residency import Key, ResidencyEvent, Resident, Timeline, parse_ps
 from ollama_proxy.system.samplers import GpuSample, OffLoop, Sampler, SystemSample
 
 log = structlog.get_logger("ollama_proxy.system")
@@ -43,6 +43,13 @@ class SystemMonitor:
         self._submit = submit_metric
         self._counters = counters
         self._upstream = str(settings.upstream_url)
+        # Residency of every node (labelled by node) with a fleet; one upstream: unlabelled.
+        nodes = settings.nodes
+        self._ps_nodes = (
+            [(node.name, node.url.rstrip("/")) for node in nodes]
+            if len(nodes) > 1
+            else [("", self._upstream.rstrip("/"))]
+        )
         timeout_s = settings.sampler_timeout_s
         self.sampler = Sampler(started_at, gpu_timeout_s=timeout_s)
         # Each in a worker thread of its own: a stuck GPU driver must not delay host samples,
@@ -130,7 +137,7 @@ class SystemMonitor:
                 ("gpu.temperature.c", gpu.temperature_c, meta),
             ]
         for resident in self.timeline.residents.values():
-            points.append(("model.vram.bytes", resident.size_vram, {"model": resident.name}))
+            points.append(("model.vram.bytes", resident.size_vram, _labels(resident)))
         return points
 
     def _update_error_rate(self) -> None:
@@ -170,16 +177,18 @@ class SystemMonitor:
         return self.health
 
     async def poll_ps(self) -> list[ResidencyEvent]:
-        try:
-            async with self._session().get(
-                f"{self._upstream}/api/ps", timeout=aiohttp.ClientTimeout(total=5)
-            ) as response:
-                if response.status != 200:
-                    return []
-                body = await response.json(content_type=None)
-        except Exception:
-            return []  # the upstream is down: check_upstream reports it
-        events = self.timeline.update(parse_ps(body), datetime.now(UTC))
+        """Every node's /api/ps at once; a node that does not answer keeps its residents (its
+        health is reported elsewhere: check_upstream, the fleet's poller)."""
+        bodies = await asyncio.gather(*(self._ps(url) for _, url in self._ps_nodes))
+        if all(body is None for body in bodies):
+            return []
+        snapshot: dict[Key, Resident] = {}
+        for (node, _), body in zip(self._ps_nodes, bodies, strict=True):
+            if body is None:
+                snapshot.update((k, r) for k, r in self.timeline.residents.items() if k[0] == node)
+            else:
+                snapshot.update(parse_ps(body, node))
+        events = self.timeline.update(snapshot, datetime.now(UTC))
         for event in events:
             meta = event.to_dict()
             meta.pop("timestamp")
@@ -194,6 +203,18 @@ class SystemMonitor:
                 )
             )
         return events
+
+    async def _ps(self, base_url: str) -> dict[str, Any] | None:
+        try:
+            async with self._session().get(
+                f"{base_url}/api/ps", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                if response.status != 200:
+                    return None
+                body = await response.json(content_type=None)
+        except Exception:
+            return None
+        return body if isinstance(body, dict) else None
 
     def _emit(self, point: MetricPoint) -> None:
         if self._submit is not None:
@@ -216,8 +237,9 @@ class SystemMonitor:
                 "size_vram": r.size_vram,
                 "context_length": r.context_length,
                 "expires_at": r.expires_at,
-                "loaded_at": _iso(self.timeline.loaded_at.get(r.name)),
-                "resident_s": self.timeline.resident_for(r.name, now),
+                "loaded_at": _iso(self.timeline.loaded_at.get(r.key)),
+                "resident_s": self.timeline.resident_for(r.name, now, r.node),
+                **({"node": r.node} if r.node else {}),
             }
             for r in self.timeline.residents.values()
         ]
@@ -244,10 +266,17 @@ class SystemMonitor:
             "By",
             "VRAM used per resident model",
             lambda: [
-                (float(r.size_vram), {"gen_ai.request.model": r.name})
+                (
+                    float(r.size_vram),
+                    {"gen_ai.request.model": r.name, **({n.OLLAMA_NODE: r.node} if r.node else {})},
+                )
                 for r in self.timeline.residents.values()
             ],
         )
+
+
+def _labels(resident: Resident) -> dict[str, Any]:
+    return {"model": resident.name, **({"node": resident.node} if resident.node else {})}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,4 +1,9 @@
-"""Model residency from /api/ps snapshots: load and unload events, pure."""
+"""Model residency from /api/ps snapshots: load and unload events, pure.
+
+With a fleet every node's /api/ps is polled: a resident is one model on one node (`node` ""
+for the single upstream), so the same model on two nodes is two residents with their own
+loads and unloads.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+Key = tuple[str, str]  # (node, model name)
 
 
 @dataclass(frozen=True)
@@ -15,6 +22,11 @@ class Resident:
     size_vram: int
     context_length: int
     expires_at: str
+    node: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.node, self.name)
 
 
 @dataclass(frozen=True)
@@ -27,9 +39,14 @@ class ResidencyEvent:
     context_length: int
     expires_at: str
     resident_s: float | None = None  # on unloads: how long the model stayed in memory
+    node: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.node, self.model)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "resident_s": self.resident_s,
             "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
             "model": self.model,
@@ -39,52 +56,54 @@ class ResidencyEvent:
             "context_length": self.context_length,
             "expires_at": self.expires_at,
         }
+        if self.node:
+            out["node"] = self.node
+        return out
 
 
-def parse_ps(body: dict[str, Any]) -> dict[str, Resident]:
-    """`{"models": [...]}` of /api/ps -> residents by name."""
+def parse_ps(body: dict[str, Any], node: str = "") -> dict[Key, Resident]:
+    """`{"models": [...]}` of one node's /api/ps -> its residents by (node, name)."""
     out = {}
     for item in body.get("models") or []:
         name = str(item.get("name") or item.get("model") or "")
         if name:
-            out[name] = Resident(
+            resident = Resident(
                 name=name,
                 size=int(item.get("size") or 0),
                 size_vram=int(item.get("size_vram") or 0),
                 context_length=int(item.get("context_length") or 0),
                 expires_at=str(item.get("expires_at") or ""),
+                node=node,
             )
+            out[resident.key] = resident
     return out
 
 
+def _event(at: datetime, kind: str, r: Resident) -> ResidencyEvent:
+    return ResidencyEvent(
+        at, r.name, kind, r.size, r.size_vram, r.context_length, r.expires_at, node=r.node
+    )
+
+
 def diff(
-    before: dict[str, Resident], after: dict[str, Resident], at: datetime
+    before: dict[Key, Resident], after: dict[Key, Resident], at: datetime
 ) -> list[ResidencyEvent]:
-    """Loads (in `after` only) and unloads (in `before` only), sorted by model name."""
-    events = []
-    for name in sorted(after.keys() - before.keys()):
-        r = after[name]
-        events.append(
-            ResidencyEvent(at, name, "load", r.size, r.size_vram, r.context_length, r.expires_at)
-        )
-    for name in sorted(before.keys() - after.keys()):
-        r = before[name]
-        events.append(
-            ResidencyEvent(at, name, "unload", r.size, r.size_vram, r.context_length, r.expires_at)
-        )
-    return events
+    """Loads (in `after` only) and unloads (in `before` only), sorted by node and model."""
+    loads = [_event(at, "load", after[key]) for key in sorted(after.keys() - before.keys())]
+    unloads = [_event(at, "unload", before[key]) for key in sorted(before.keys() - after.keys())]
+    return loads + unloads
 
 
 class Timeline:
     """The latest residents and a bounded history of events."""
 
     def __init__(self, limit: int = 10_000) -> None:
-        self.residents: dict[str, Resident] = {}
-        self.loaded_at: dict[str, datetime] = {}
+        self.residents: dict[Key, Resident] = {}
+        self.loaded_at: dict[Key, datetime] = {}
         self.events: deque[ResidencyEvent] = deque(maxlen=limit)
         self.seen = False  # at least one /api/ps answer so far
 
-    def update(self, snapshot: dict[str, Resident], at: datetime) -> list[ResidencyEvent]:
+    def update(self, snapshot: dict[Key, Resident], at: datetime) -> list[ResidencyEvent]:
         # Models already resident when the proxy starts appear as loads seen at that moment.
         events = [self._with_duration(e) for e in diff(self.residents, snapshot, at)]
         self.residents, self.seen = snapshot, True
@@ -93,16 +112,16 @@ class Timeline:
 
     def _with_duration(self, event: ResidencyEvent) -> ResidencyEvent:
         if event.event == "load":
-            self.loaded_at[event.model] = event.timestamp
+            self.loaded_at[event.key] = event.timestamp
             return event
-        started = self.loaded_at.pop(event.model, None)
+        started = self.loaded_at.pop(event.key, None)
         if started is None:
             return event
         seconds = (event.timestamp - started).total_seconds()
         return replace(event, resident_s=round(seconds, 3))
 
-    def resident_for(self, name: str, now: datetime) -> float | None:
-        started = self.loaded_at.get(name)
+    def resident_for(self, name: str, now: datetime, node: str = "") -> float | None:
+        started = self.loaded_at.get((node, name))
         return None if started is None else round((now - started).total_seconds(), 3)
 
     def since(self, start: datetime) -> list[ResidencyEvent]:

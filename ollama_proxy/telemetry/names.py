@@ -204,6 +204,7 @@ SYSTEM_MEMORY_PERCENT = "ollama.system.memory.utilization"
 SYSTEM_UPTIME = "ollama.proxy.uptime"
 SYSTEM_LOADED_MODELS = "ollama.models.loaded"
 SYSTEM_VRAM = "ollama.gpu.memory.used"
+OLLAMA_NODE = "ollama.node"  # a fleet: the node a resident model is on
 
 # --- the record pipeline: one series per store (attributes: store URL, kind) ----------------
 STORE_STATE = "ollama.proxy.store.state"  # 0 ok, 1 degraded, 2 down
