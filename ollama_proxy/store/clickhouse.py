@@ -34,6 +34,15 @@ from ollama_proxy.store.base import (
 log = structlog.get_logger("ollama_proxy.store")
 
 REPLICATED = re.compile(r"ENGINE = (ReplacingMergeTree|AggregatingMergeTree)\b")
+# On a cluster each of these has a Distributed companion `<table>_all` over every shard.
+DISTRIBUTED = ("request_logs", "ollama_metrics", "request_rollup_1m")
+# A change of a table's columns: the ALTERs a Distributed table takes too (not mutations,
+# TTLs or partitions, which concern the stored data).
+_COLUMN_CHANGE = re.compile(
+    r"ALTER\s+TABLE\s+(\w+)\s+(?:ON\s+CLUSTER\s+\S+\s+)?"
+    r"(?:ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b",
+    re.IGNORECASE,
+)
 
 
 def clickhouse_ddl(retention_days: int, cluster: str = "") -> list[str]:
@@ -47,9 +56,40 @@ def clickhouse_ddl(retention_days: int, cluster: str = "") -> list[str]:
     distributed = [
         f"CREATE TABLE IF NOT EXISTS {table}_all {on_cluster} AS {table} "
         f"ENGINE = Distributed({cluster}, currentDatabase(), {table}, rand())"
-        for table in ("request_logs", "ollama_metrics", "request_rollup_1m")
+        for table in DISTRIBUTED
     ]
     return replicated + distributed
+
+
+def migration_statements(
+    migration: migrations.Migration, retention_days: int, cluster: str = ""
+) -> list[str]:
+    """One schema version's statements for one server, or for a cluster (see for_cluster)."""
+    if migration.version == migrations.BASELINE_VERSION:
+        return clickhouse_ddl(retention_days, cluster)
+    rendered = migration.statements(_values(retention_days, cluster))
+    return for_cluster(rendered) if cluster else rendered
+
+
+def for_cluster(statements: list[str]) -> list[str]:
+    """A migration on a cluster: Replicated engines, and each column change of a table with a
+    `*_all` Distributed companion repeated on the companion. `CREATE ... AS` copied the
+    columns once; without this, a column added later could be neither inserted nor read
+    through `*_all`.
+
+    >>> for_cluster(["ALTER TABLE request_logs ON CLUSTER c ADD COLUMN IF NOT EXISTS x Int64",
+    ...              "ALTER TABLE request_logs ON CLUSTER c UPDATE x = 0 WHERE x = 1"])[1]
+    'ALTER TABLE request_logs_all ON CLUSTER c ADD COLUMN IF NOT EXISTS x Int64'
+    """
+    out = []
+    for statement in statements:
+        statement = replicated_engine(statement)
+        out.append(statement)
+        change = _COLUMN_CHANGE.match(statement.strip())
+        if change is not None and change.group(1) in DISTRIBUTED:
+            text = statement.strip()
+            out.append(f"{text[: change.end(1)]}_all{text[change.end(1) :]}")
+    return out
 
 
 def _values(retention_days: int, cluster: str) -> dict[str, str]:
@@ -281,10 +321,7 @@ class ClickHouseStore:
         values = _values(self._retention_days, self._cluster)
 
         def statements(migration: migrations.Migration) -> list[str]:
-            if migration.version == migrations.BASELINE_VERSION:
-                return clickhouse_ddl(self._retention_days, self._cluster)
-            rendered = migration.statements(values)
-            return [replicated_engine(s) for s in rendered] if self._cluster else rendered
+            return migration_statements(migration, self._retention_days, self._cluster)
 
         async def fetch(sql: str) -> list[dict[str, Any]]:
             return await self._backend.fetch(sql, {})
