@@ -1,10 +1,10 @@
-"""Rollups for the SQL stores: per minute, per hour and all-time, kept with the raw rows.
+"""Rollups for the SQL stores: per minute, 5 minutes, hour and all-time, kept with raw rows.
 
 Every batch that `SqlStore.write_requests` inserts is also added, in the same transaction, to
-three tables of the same shape (`schemas/migrations/*/0010_rollups.sql`):
-`request_rollup_minute`, `request_rollup_hour` (bucket = start, Unix seconds) and
-`request_rollup_total` (bucket 0), one row per (bucket, model, instance, client, node) with
-counts, sums and two latency sketches (`store/sketch.py`). Only the records the insert
+four tables of the same shape (`schemas/migrations/*/0010_rollups.sql`, `0012_*.sql`):
+`request_rollup_minute`, `request_rollup_5m`, `request_rollup_hour` (bucket = start, Unix
+seconds) and `request_rollup_total` (bucket 0), one row per (bucket, model, instance, client,
+node) with counts, sums and two latency sketches (`store/sketch.py`). Only the records the insert
 actually added are counted, so a replayed journal segment changes nothing (exactly once by
 request_id, as the raw rows).
 
@@ -37,9 +37,13 @@ from ollama_proxy.store import sketch
 # (Ollama always sends load_duration, also when the model was already in memory).
 COLD_LOAD_MS = 250.0
 
-TABLES = {"minute": "request_rollup_minute", "hour": "request_rollup_hour"}
+TABLES = {
+    "minute": "request_rollup_minute",
+    "5m": "request_rollup_5m",  # migration 0012: the 24-hour charts' grain
+    "hour": "request_rollup_hour",
+}
 TOTAL_TABLE = "request_rollup_total"
-STEPS = {"minute": 60, "hour": 3600}
+STEPS = {"minute": 60, "5m": 300, "hour": 3600}
 KEY_COLUMNS = ("bucket", "model", "instance", "client", "node")
 # Sums per row, named as the stats measures they answer (stats/aggregate.py). A new summed
 # record field is one name here, one column in a migration, and one line in `_add_fact`.
@@ -266,6 +270,7 @@ def all_grains(facts: Sequence[Fact]) -> dict[str, dict[Key, Cell]]:
     minute = minute_cells(facts)
     return {
         TABLES["minute"]: minute,
+        TABLES["5m"]: coarsen(minute, STEPS["5m"]),
         TABLES["hour"]: coarsen(minute, STEPS["hour"]),
         TOTAL_TABLE: coarsen(minute, 0),
     }
@@ -472,6 +477,7 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
         # Every grain from this batch alone, before stored rows are merged into any of them.
         grains = {
             TABLES["minute"]: minute,
+            TABLES["5m"]: minute.coarsen(STEPS["5m"]),
             TABLES["hour"]: minute.coarsen(STEPS["hour"]),
             TOTAL_TABLE: minute.coarsen(0),
         }
@@ -633,11 +639,12 @@ def _key_of(row: Sequence[Any]) -> Key:
 
 
 def rollup_rules(minute_days: Callable[[], int], hour_days: Callable[[], int]) -> list[Any]:
-    """Retention of the rollups (store/retention.py): minute rows as long as the raw rows
-    (RETENTION_DAYS), hour rows ROLLUP_RETENTION_DAYS; the all-time totals are kept."""
+    """Retention of the rollups (store/retention.py): minute and five-minute rows as long as
+    the raw rows (RETENTION_DAYS), hour rows ROLLUP_RETENTION_DAYS; all-time totals kept."""
     from ollama_proxy.store.retention import RetentionRule
 
     return [
         RetentionRule(TABLES["minute"], "bucket", minute_days, epoch=True),
+        RetentionRule(TABLES["5m"], "bucket", minute_days, epoch=True),
         RetentionRule(TABLES["hour"], "bucket", hour_days, epoch=True),
     ]

@@ -111,13 +111,11 @@ async def _empty(store: Any) -> None:
     if store.kind.startswith("postg"):
         import sqlalchemy as sa
 
+        from ollama_proxy.store import rollups
+
+        tables = ["request_logs", *rollups.TABLES.values(), rollups.TOTAL_TABLE]
         async with store.engine.begin() as conn:
-            await conn.execute(
-                sa.text(
-                    "TRUNCATE request_logs, request_rollup_minute, request_rollup_hour, "
-                    "request_rollup_total"
-                )
-            )
+            await conn.execute(sa.text(f"TRUNCATE {', '.join(tables)}"))
 
 
 @pytest.fixture

@@ -6,7 +6,15 @@ from datetime import UTC, datetime
 
 from ollama_proxy.stats.aggregate import Aggregate
 from ollama_proxy.stats.query import Filters
-from ollama_proxy.stats.rollup_queries import HOUR, MINUTE, Piece, plan, rollup_sql, window_pieces
+from ollama_proxy.stats.rollup_queries import (
+    FIVE,
+    HOUR,
+    MINUTE,
+    Piece,
+    plan,
+    rollup_sql,
+    window_pieces,
+)
 from ollama_proxy.stats.sql_queries import SqlDialect
 from ollama_proxy.store.rollups import TOTAL_TABLE
 
@@ -21,22 +29,33 @@ def test_all_time_reads_the_totals_only() -> None:
     assert window_pieces(None, None) == [Piece(TOTAL_TABLE)]
 
 
-def test_a_window_is_whole_hours_and_minute_edges() -> None:
-    since, until = 10 * H + 600, 40 * H + 120
+def test_a_window_is_whole_hours_then_five_minutes_then_minutes_at_the_edges() -> None:
+    since, until = 10 * H + 600, 40 * H + 420
     assert window_pieces(since, until) == [
-        Piece(MINUTE, since, 11 * H),
+        Piece(FIVE, since, 11 * H),
         Piece(HOUR, 11 * H, 40 * H),
-        Piece(MINUTE, 40 * H, until),
+        Piece(FIVE, 40 * H, 40 * H + 300),
+        Piece(MINUTE, 40 * H + 300, until),
+    ]
+    assert window_pieces(10 * H - 120, 12 * H) == [
+        Piece(MINUTE, 10 * H - 120, 10 * H),
+        Piece(HOUR, 10 * H, 12 * H),
     ]
     assert window_pieces(10 * H, 12 * H) == [Piece(HOUR, 10 * H, 12 * H)]
-    # Shorter than its first whole hour: minutes only.
-    assert window_pieces(10 * H + 60, 11 * H - 60) == [Piece(MINUTE, 10 * H + 60, 11 * H - 60)]
+    # Shorter than its first whole hour: five minutes and minutes only.
+    assert window_pieces(10 * H + 60, 11 * H - 60) == [
+        Piece(MINUTE, 10 * H + 60, 10 * H + 300),
+        Piece(FIVE, 10 * H + 300, 11 * H - 300),
+        Piece(MINUTE, 11 * H - 300, 11 * H - 60),
+    ]
+    assert window_pieces(10 * H + 60, 10 * H + 240) == [Piece(MINUTE, 10 * H + 60, 10 * H + 240)]
 
 
 def test_an_open_window_ends_with_the_current_hour_row() -> None:
     # The current hour's row holds everything after its start: no minute edge at the end.
-    assert window_pieces(10 * H + 600, None) == [
-        Piece(MINUTE, 10 * H + 600, 11 * H),
+    assert window_pieces(10 * H + 540, None) == [
+        Piece(MINUTE, 10 * H + 540, 10 * H + 600),
+        Piece(FIVE, 10 * H + 600, 11 * H),
         Piece(HOUR, 11 * H, None),
     ]
 
@@ -48,7 +67,9 @@ def test_windows_round_out_to_whole_minutes() -> None:
 
 def test_series_pick_the_table_of_their_step() -> None:
     window = Filters(since=at(10 * H), until=at(20 * H))
-    assert plan(Aggregate(window, ("bucket",), step_s=300)) == [Piece(MINUTE, 10 * H, 20 * H)]
+    assert plan(Aggregate(window, ("bucket",), step_s=60)) == [Piece(MINUTE, 10 * H, 20 * H)]
+    assert plan(Aggregate(window, ("bucket",), step_s=300)) == [Piece(FIVE, 10 * H, 20 * H)]
+    assert plan(Aggregate(window, ("bucket",), step_s=900)) == [Piece(FIVE, 10 * H, 20 * H)]
     assert plan(Aggregate(window, ("bucket",), step_s=6 * H)) == [Piece(HOUR, 10 * H, 20 * H)]
 
 

@@ -142,6 +142,9 @@ def questions() -> list[Aggregate]:
             service.HISTORY_MEASURES,
             step_s=3600,
         ),  # fmt: skip
+        Aggregate(
+            Filters(since=at(3600), until=at(0)), ("bucket",), service.HISTORY_MEASURES, step_s=60
+        ),  # fmt: skip
         Aggregate(window, ("model", "instance"), service.MODEL_MEASURES, require_model=True),
         Aggregate(
             window, ("client",), (*service.BREAKDOWN_MEASURES, *service.GPU_MEASURES, "models")
@@ -296,9 +299,9 @@ async def _insert_raw(store: SqlStore, records: list[RequestRecord]) -> None:
         await conn.execute(sa.text(f"INSERT INTO request_logs ({columns}) VALUES ({marks})"), rows)
 
 
-def _without_rollups(root: Path) -> Path:
+def _without_rollups(root: Path, pattern: str = "001?") -> Path:
     shutil.copytree(schema_dir() / "migrations", root, dirs_exist_ok=True)
-    for path in root.glob("*/001?_*.sql"):  # the rollup migrations
+    for path in root.glob(f"*/{pattern}_*.sql"):  # the rollup migrations
         path.unlink()
     return root
 
@@ -330,6 +333,36 @@ async def test_a_migrated_database_answers_as_a_fresh_one(urls: list[str]) -> No
         await fresh.close()
 
 
+async def test_five_minute_rows_of_an_existing_rollup_database_equal_fresh_ones(
+    urls: list[str],
+) -> None:
+    """Migration 0012 fills the five-minute table from the minute rows already there."""
+    old, late = seeded_records(400, 3), seeded_records(100, 4)
+    every_grain = rollups.all_grains
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        # The release before 0012: rollups without the five-minute table.
+        patch.setattr(
+            rollups,
+            "all_grains",
+            lambda facts: {
+                t: cells for t, cells in every_grain(facts).items() if t != rollups.TABLES["5m"]
+            },
+        )
+        before = await open_store(urls[0], migrations_dir=_without_rollups(Path(tmp), "0012"))
+        await before.write_requests(old)
+        await before.close()
+    migrated, fresh = await open_store(urls[0]), await open_store(urls[1])
+    try:
+        await migrated.write_requests(late)  # merged into the copied rows
+        await fresh.write_requests(old + late)
+        assert_close(await rollup_rows(migrated), await rollup_rows(fresh))
+        assert await rollup_sketches(migrated) == await rollup_sketches(fresh)
+        await assert_rollups_answer_as_raw(migrated)
+    finally:
+        await migrated.close()
+        await fresh.close()
+
+
 async def test_retention_drops_old_rollup_buckets_but_keeps_all_time_totals(
     urls: list[str],
 ) -> None:
@@ -340,9 +373,9 @@ async def test_retention_drops_old_rollup_buckets_but_keeps_all_time_totals(
         await store.write_requests([old, new])
         store.rollup_retention_days = 30
         deleted = await store.apply_retention([*rollups.TABLES.values()])
-        assert deleted == {rollups.TABLES["minute"]: 1, rollups.TABLES["hour"]: 1}
+        assert deleted == {table: 1 for table in rollups.TABLES.values()}
         rows = await rollup_rows(store)
-        assert [len(rows[t]) for t in rollups.TABLES.values()] == [1, 1]
+        assert [len(rows[t]) for t in rollups.TABLES.values()] == [1, 1, 1]
         assert sum(r[5] for r in rows[rollups.TOTAL_TABLE]) == 2  # requests, all time
     finally:
         await store.close()
