@@ -39,8 +39,8 @@ class ApiSettings(BaseModel):
         ge=50,
         le=60_000,
         validation_alias=env("LIVE_INTERVAL_MS", "live_interval_ms"),
-        description="Milliseconds between /api/stats/live snapshots (one is also sent when a "
-        "request arrives, answers or leaves).",
+        description="Milliseconds between /api/stats/live snapshots (one comes sooner when a "
+        "request arrives, answers or leaves, at most every 250 ms).",
     )
     live_parallel_slots: int = Field(
         1,

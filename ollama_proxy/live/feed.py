@@ -25,6 +25,9 @@ log = structlog.get_logger("ollama_proxy.api")
 
 MAX_SUBSCRIBERS = 64  # each costs a connection and a copy per snapshot; dashboards need few
 KEEPALIVE_S = 15.0  # a comment line through idle proxies when no snapshot came
+# The closest two snapshots come: a burst of arrivals and departures becomes one snapshot, and
+# steady ones (a busy box) cost 4 snapshots a second, not one per change.
+MIN_GAP_S = 0.25
 CLIENT_GONE = (ConnectionResetError, BrokenPipeError)
 
 LoadedSource = Callable[[], list[LoadedModel] | None]
@@ -46,7 +49,7 @@ class LiveFeed:
         slots: int,
         interval_s: float,
         loaded: LoadedSource | None = None,
-        min_gap_s: float = 0.1,
+        min_gap_s: float = MIN_GAP_S,
         nodes: NodesSource | None = None,
     ) -> None:
         self.tracker = tracker
@@ -87,18 +90,27 @@ class LiveFeed:
             self.tracker.subscribers = len(self._queues)
 
     async def _produce(self) -> None:
+        """A snapshot `interval` after the last one, or `min_gap` after it when a request
+        arrived, answered or left since: under steady arrivals that is one every `min_gap`."""
         changed = self.tracker.changed
+        loop = asyncio.get_running_loop()
+        last = loop.time()  # subscribe() sent the first snapshot
         while self._queues:
-            changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), self._interval)
+            left = last + self._interval - loop.time()
+            if left > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
+            gap = last + self._min_gap - loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)  # the changes of a burst become one snapshot
             if not self._queues:
                 break
+            changed.clear()  # what changes from here on is in the next snapshot
+            last = loop.time()
             try:
                 self._publish(self.build())
             except Exception:  # a snapshot bug must not end the feed or touch requests
                 log.exception("live_snapshot_failed")
-            await asyncio.sleep(self._min_gap)  # bursts of changes become one snapshot
 
     def _publish(self, data: bytes) -> None:
         for queue in self._queues:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ollama_proxy.fleet.names import normalize_model
 from ollama_proxy.live.rates import ModelRates, RateBook
-from ollama_proxy.live.tracker import Entry
+from ollama_proxy.live.tracker import SAMPLES, Entry
 
 RATE_WINDOW_S = 2.0  # tokens/s over the last two seconds
 MIN_RATE_SPAN_S = 0.25  # shorter spans give noise, not a rate
@@ -64,9 +64,11 @@ class _Row:
 
 
 def _read(entry: Entry, now: float) -> _Row:
-    view = entry.meter.live_view(now)
+    view = entry.meter.live_view()
     entry.read_head()
     samples = entry.samples
+    if samples is None:
+        samples = entry.samples = deque(maxlen=SAMPLES)
     if view.ttft is not None:
         grew = not samples or view.chunks > samples[-1][1]
         if grew:  # the thinking marker is only known from output seen since the last look
@@ -154,7 +156,8 @@ def _request(row: _Row, phase: str, estimated: bool, now: float, rates: RateBook
     entry, record = row.entry, row.entry.record
     elapsed_s = now - entry.started
     model_rates = rates.get(row.model)
-    rate = tokens_per_s(entry.samples, now) if row.ttft is not None else None
+    samples = entry.samples
+    rate = tokens_per_s(samples, now) if row.ttft is not None and samples else None
     eta: int | None = None
     progress: float | None = None
     eta_estimated = True

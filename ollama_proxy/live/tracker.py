@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
@@ -29,7 +29,7 @@ _LIMIT = re.compile(
 class Watched(Protocol):
     """What the live view reads from a request's meter (ollama_proxy.meter.meter.Meter)."""
 
-    def live_view(self, now: float) -> LiveView: ...
+    def live_view(self) -> LiveView: ...
     def request_head(self) -> bytes: ...
     def first_byte_seen(self) -> bool: ...
 
@@ -39,7 +39,9 @@ class Entry:
     record: RequestRecord
     meter: Watched
     started: float  # perf_counter at arrival
-    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    # (time, output units) at each snapshot, made by the first snapshot that reads the entry:
+    # unwatched, a request costs one small object.
+    samples: deque[tuple[float, int]] | None = None
     model: str = ""
     limit: int | None = None  # num_predict / max_tokens the client asked for
     head_read: bool = False

@@ -164,6 +164,17 @@ def sse_data_kind(data: bytes) -> tuple[bool, bool]:
 _THINKING = re.compile(rb'"thinking":"[^"]|"reasoning(?:_content)?":"[^"]')
 
 
+class _HeldCount:
+    """The live view's count of the units in one batch of held chunks."""
+
+    __slots__ = ("counted", "held", "units")
+
+    def __init__(self, held: list[bytes]) -> None:
+        self.held = held  # the batch counted (a release starts a new list)
+        self.counted = 0  # chunks of it counted
+        self.units = 0  # lines or events in them
+
+
 class LiveView(NamedTuple):
     """A meter's state mid-request (see Meter.live_view); a tuple: built for every request of
     every live snapshot."""
@@ -250,6 +261,7 @@ class Meter:
         "_framing",
         "_held",
         "_held_bytes",
+        "_live",
     )
 
     def __init__(self, record: RequestRecord, route: Route, started_at: float) -> None:
@@ -286,6 +298,7 @@ class Meter:
         self._finished = False
         self._held: list[bytes] = []  # whole-unit chunks not metered yet
         self._held_bytes = 0
+        self._live: _HeldCount | None = None  # set by the live view only
 
     # --- request -----------------------------------------------------------------------------
 
@@ -616,22 +629,28 @@ class Meter:
 
     # --- live view (read only while someone watches /api/stats/live) ------------------------
 
-    def live_view(self, now: float) -> LiveView:
-        """What the meter knows so far, for the live view; costs nothing per chunk.
+    def live_view(self) -> LiveView:
+        """What the meter knows so far, for the live view: read only, nothing per chunk.
 
-        The held chunks are metered first (as `finish` would), so the counts are current.
-        `thinking` says whether the latest output unit carried reasoning text.
+        Chunks held to be metered in a batch (see observe_chunk) stay held: metering them
+        here would make the request path's batches smaller while someone watches. Their lines
+        or events are counted instead, each held chunk once (a look costs the bytes held since
+        the last look), as output units. `thinking` says whether the latest output unit carried
+        reasoning text.
         """
+        held = self._held
+        live = self._live
+        if live is None or live.held is not held:  # a release started a new batch
+            live = self._live = _HeldCount(held)
+        if live.counted < len(held):
+            live.units += b"".join(held[live.counted :]).count(self._framing.separator)
+            live.counted = len(held)
         # Until the first answer chunk every unit is metered as it comes (none are held).
         thinking = (self._thinking > 0 and self._answer is None) or (
-            bool(self._held) and _THINKING.search(self._held[-1][-600:]) is not None
+            bool(held) and _THINKING.search(held[-1][-600:]) is not None
         )
-        try:
-            if self._mode is NDJSON or self._mode is SSE:
-                self._release(now)
-        except Exception as exc:
-            self._fail(exc)
-        return LiveView(self._chunks, self._ttfb, self._ttft, self._model, thinking, self._bytes_in)
+        chunks = self._chunks + live.units
+        return LiveView(chunks, self._ttfb, self._ttft, self._model, thinking, self._bytes_in)
 
     def first_byte_seen(self) -> bool:
         return self._ttfb is not None

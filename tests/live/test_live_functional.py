@@ -11,6 +11,9 @@ import pytest
 
 from ollama_proxy.app import PROXY_HANDLER, create_app
 from ollama_proxy.config import Settings
+from ollama_proxy.live.feed import LIVE_FEED
+from ollama_proxy.live.tracker import Entry
+from ollama_proxy.meter.meter import Meter
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
 from tests.live.sse import snapshots
 from tests.servers import start_app
@@ -86,10 +89,44 @@ async def test_live_view_follows_two_requests_from_queue_to_exit(
     assert app[PROXY_HANDLER].live.subscribers == 0 or not app[PROXY_HANDLER].live.entries
 
 
-async def test_no_subscriber_no_feed_task(slow_stack: tuple[str, Any]) -> None:
+async def test_nobody_subscribed_nothing_runs_per_chunk_or_per_tick(
+    slow_stack: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, app = slow_stack
-    tracker = app[PROXY_HANDLER].live
+    tracker, feed = app[PROXY_HANDLER].live, app[LIVE_FEED]
+    looks: list[int] = []
+    sets: list[int] = []
+    tracked: list[Entry] = []
+    live_view, enter = Meter.live_view, tracker.enter
+
+    def counted_view(meter: Meter) -> Any:
+        looks.append(1)
+        return live_view(meter)
+
+    def kept_enter(record: Any, meter: Any, started: float) -> None:
+        enter(record, meter, started)
+        tracked.append(tracker.entries[record.request_id])
+
+    monkeypatch.setattr(Meter, "live_view", counted_view)
+    monkeypatch.setattr(tracker.changed, "set", lambda: sets.append(1))
+    monkeypatch.setattr(tracker, "enter", kept_enter)
     async with aiohttp.ClientSession() as http:
-        await _generate(http, url, "a")
-    assert tracker.subscribers == 0 and tracker.entries == {}
-    assert not tracker.changed.is_set()  # nobody watching: arrivals set nothing
+        await _generate(http, url, "a")  # 20 chunks over a second
+        # Unwatched: no meter read, no wake-up, no feed task; the entry was never looked at.
+        assert looks == [] and sets == [] and feed._task is None
+        [entry] = tracked
+        assert entry.samples is None and not entry.head_read
+        assert tracker.entries == {}
+        # The same request watched: the same spies see the work (they can fail).
+        live = await http.get(f"{url}/api/stats/live")
+        stream = snapshots(live)
+        await anext(stream)
+        running = asyncio.ensure_future(_generate(http, url, "b"))
+        async with asyncio.timeout(30):
+            async for snap in stream:
+                if running.done() and snap["in_flight"] == 0:
+                    break
+        await running
+        live.close()
+    assert looks and sets
+    assert tracked[1].samples is not None and tracked[1].head_read

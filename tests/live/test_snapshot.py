@@ -23,7 +23,7 @@ class FakeMeter:
     ttft: float | None = None
     thinking: bool = False
 
-    def live_view(self, now: float) -> LiveView:
+    def live_view(self) -> LiveView:
         return LiveView(self.chunks, self.ttfb, self.ttft, "", self.thinking, len(self.head))
 
     def request_head(self) -> bytes:

@@ -565,3 +565,19 @@ def test_a_model_that_does_not_think_has_no_thinking_fields() -> None:
     record = run_fixture(fx.F1)
     assert record.thinking_tokens is None and record.thinking_ms is None
     assert record.ttft_answer_ms == record.ttft_ms
+
+
+def test_the_live_view_counts_held_lines_without_metering_them() -> None:
+    meter = Meter(RequestRecord(inference=True), classify("/api/generate"), 0.0)
+    meter.observe_response_start(200, "application/x-ndjson", 0.0)
+    line = b'{"model":"m","response":"a","done":false}\n'
+    for step in range(5):
+        meter.observe_chunk(line, 0.1 * step)
+    held = list(meter._held)
+    assert meter.live_view().chunks == 5
+    assert meter._held == held and held  # looking metered nothing: the batch stays whole
+    meter.observe_chunk(line * 3, 0.6)  # three lines in one chunk
+    assert meter.live_view().chunks == meter.live_view().chunks == 8  # none counted twice
+    meter.observe_chunk(line[:10], 0.7)  # a partial line: the batch is metered now
+    assert not meter._held and meter._chunks == 8
+    assert meter.live_view().chunks == 8  # the metered count, nothing held left to add
