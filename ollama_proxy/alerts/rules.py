@@ -149,7 +149,7 @@ DEFAULT_RULES: dict[str, RuleSpec] = {
 
 
 def _models(spec: RuleSpec, facts: Facts, now: float) -> dict[str, ModelCounts]:
-    return facts.window.per_model(since=now - spec.window_s)
+    return facts.window.per_model(now - spec.window_s, window_s=spec.window_s)
 
 
 def _error_rate(spec: RuleSpec, facts: Facts, now: float) -> list[Observation]:
