@@ -26,6 +26,7 @@ from ollama_proxy.store import rollups, sketch
 MINUTE, FIVE, HOUR = (rollups.TABLES[grain] for grain in ("minute", "5m", "hour"))
 # (step, table), coarsest first: a window or a series reads the coarsest rows that fit it.
 GRAINS = ((3600, HOUR), (300, FIVE), (60, MINUTE))
+GRAIN_STEP = {table: step for step, table in GRAINS}
 SUMMED = set(rollups.SUM_COLUMNS)
 SKETCH_OF = {"latency_ms": "lat_sketch", "ttft_ms": "ttft_sketch"}
 ANSWERED = SUMMED | {"last_ts", "models"} | set(PCT_MEASURES)
@@ -132,10 +133,10 @@ def rollup_sql(
     dialect: SqlDialect, agg: Aggregate, pieces: list[Piece]
 ) -> tuple[str, dict[str, Any]]:
     params = dialect.params()
-    groups = []
-    for name in agg.groups:
-        expr = f"(bucket / {int(agg.step_s)}) * {int(agg.step_s)}" if name == "bucket" else name
-        groups.append((expr, f"g_{name}"))
+    step = int(agg.step_s)
+    bucket = "bucket" if _own_grain(agg, pieces) else f"(bucket / {step}) * {step}"
+    names = sql_groups(agg, pieces)
+    groups = [(bucket if name == "bucket" else name, f"g_{name}") for name in names]
     measures = [(m, sql) for m in agg.measures if (sql := _measure(dialect, m)) is not None]
     sketches = [SKETCH_OF[column] for column in agg.pct_columns()]
     needed = {"bucket", "model", "instance", "client", "node"} | {
@@ -149,6 +150,56 @@ def rollup_sql(
     select += [f"{_sketch_agg(dialect, s)} AS {s}" for s in sketches]
     group_by = f" GROUP BY {', '.join(alias for _, alias in groups)}" if groups else ""
     return f"SELECT {', '.join(select)} FROM ({union}) r{group_by}", params.values
+
+
+def _own_grain(agg: Aggregate, pieces: list[Piece]) -> bool:
+    """A series read from the table of its own step (its buckets are the stored ones)."""
+    step = int(agg.step_s)
+    return "bucket" in agg.groups and all(GRAIN_STEP.get(p.table) == step for p in pieces)
+
+
+def sql_groups(agg: Aggregate, pieces: list[Piece]) -> tuple[str, ...]:
+    """The keys SQL groups by.
+
+    A series from its own grain's table groups by the stored bucket, and by the prefix of the
+    primary key (bucket, model, instance, client, node) that holds its other keys: the key's
+    scan is in that order, so neither database sorts the rows with their sketches (SQLite's
+    temporary B-tree for `GROUP BY bucket, instance` cost more than the rest of the query);
+    `regroup` then merges the few rows per asked group. Only sums and sketches merge so.
+    """
+    mergeable = set(agg.measures) <= SUMMED | set(PCT_MEASURES)
+    if not _own_grain(agg, pieces) or agg.groups == ("bucket",) or not mergeable:
+        return agg.groups
+    if not set(agg.groups) <= set(rollups.KEY_COLUMNS):
+        return agg.groups
+    depth = max(rollups.KEY_COLUMNS.index(name) for name in agg.groups)
+    return rollups.KEY_COLUMNS[: depth + 1]
+
+
+def regroup(rows: list[dict[str, Any]], agg: Aggregate) -> list[dict[str, Any]]:
+    """Rows grouped by more keys than asked -> one row per asked group: sums added, the
+    sketches of a group kept as a list of parts (`sketch.quantiles_many` joins them once)."""
+    keys = [f"g_{name}" for name in agg.groups]
+    sums = [m for m in agg.measures if m in SUMMED]
+    blobs = [SKETCH_OF[column] for column in agg.pct_columns()]
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    parts: dict[tuple[Any, ...], list[list[bytes]]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        target = merged.get(key)
+        if target is None:
+            merged[key] = {k: row[k] for k in (*keys, *sums)}
+            parts[key] = [[row[b]] if row[b] else [] for b in blobs]
+            continue
+        for m in sums:
+            target[m] = (target[m] or 0) + (row[m] or 0)
+        for held, b in zip(parts[key], blobs, strict=True):
+            if row[b]:
+                held.append(row[b])
+    for key, target in merged.items():
+        for held, b in zip(parts[key], blobs, strict=True):
+            target[b] = held
+    return list(merged.values())
 
 
 def finish_rows(rows: list[dict[str, Any]], agg: Aggregate) -> list[dict[str, Any]]:
@@ -191,4 +242,6 @@ class RollupStatsBackend(SqlStatsBackend):
             return await super().aggregate(agg)
         sql, params = rollup_sql(self.dialect, agg, pieces)
         rows = await self._fetch(sql, params)
+        if sql_groups(agg, pieces) != agg.groups:
+            rows = regroup(rows, agg)
         return finish_rows(rows, agg)

@@ -207,36 +207,59 @@ def encode_groups(
 
 
 def quantiles_many(
-    blobs: Sequence[bytes | None], levels: Sequence[float]
+    blobs: Sequence[bytes | Sequence[bytes] | None], levels: Sequence[float]
 ) -> list[list[float | None]]:
     """`quantiles` of many sketches at once, equal to calling it on each.
 
+    A sketch may also come as a list of stored sketches (its parts, merged here: their bytes
+    are joined once, with everyone else's).
+
     The pairs of all sketches go into one dense (sketch x distinct key) count matrix, whose
     cumulative sums along the keys give every rank's bin by comparison; no Python per pair.
+    Few, int32, in-place temporaries: fresh large arrays cost page faults, which dominate.
     """
-    owner, keys, counts = split_pairs(blobs)
     out: list[list[float | None]] = [[None] * len(levels) for _ in blobs]
-    if keys.size == 0:
+    parts = [_whole_pairs(b) for blob in blobs for b in _parts(blob)]
+    sizes = np.fromiter(
+        (sum(len(b) // 6 for b in _parts(blob)) for blob in blobs), np.int64, count=len(blobs)
+    )
+    pairs = np.frombuffer(b"".join(parts), dtype=PAIR)
+    if pairs.size == 0:
         return out
-    low = int(keys.min())
-    present = np.bincount(keys - low) > 0
+    code = pairs["key"].astype(np.int32)
+    low = int(code.min())
+    code -= low
+    present = np.bincount(code) > 0
     distinct = np.flatnonzero(present) + low
-    column = (np.cumsum(present) - 1)[keys - low]
+    np.take((np.cumsum(present) - 1).astype(np.int32), code, out=code)  # key -> its column
     values = np.array([value_of(int(k)) for k in distinct.tolist()])
     width = distinct.size
-    step = max(1, _MAX_CELLS // width)  # sketches per dense block, memory bounded
+    step = max(1, _MAX_CELLS // width)  # sketches per dense block: memory bounded
+    ends = np.cumsum(sizes)
     for first in range(0, len(blobs), step):
         last = min(first + step, len(blobs))
-        lo, hi = np.searchsorted(owner, [first, last])
-        dense = np.bincount(
-            (owner[lo:hi] - first) * width + column[lo:hi],
-            weights=counts[lo:hi],
-            minlength=(last - first) * width,
-        ).reshape(last - first, width)
-        block = _block_quantiles(np.cumsum(dense, axis=1), values, levels)
-        for row, answer in zip(range(first, last), block, strict=True):
-            out[row] = answer
+        lo, hi = int(ends[first - 1]) if first else 0, int(ends[last - 1])
+        rows = np.arange(last - first, dtype=np.int32) * np.int32(width)
+        block = code[lo:hi]
+        block += np.repeat(rows, sizes[first:last])  # column -> cell of the dense block
+        dense = np.bincount(block, weights=pairs["count"][lo:hi], minlength=len(rows) * width)
+        answers = _block_quantiles(
+            np.cumsum(dense.reshape(len(rows), width), axis=1), values, levels
+        )
+        out[first:last] = answers
     return out
+
+
+def _parts(blob: bytes | Sequence[bytes] | None) -> Sequence[bytes]:
+    if not blob:
+        return ()
+    return (blob,) if isinstance(blob, bytes) else blob
+
+
+def _whole_pairs(blob: bytes) -> bytes:
+    """The blob without a trailing partial pair (never written; a torn value reads short)."""
+    extra = len(blob) % 6
+    return blob[: len(blob) - extra] if extra else blob
 
 
 def _block_quantiles(

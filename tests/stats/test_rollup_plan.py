@@ -12,7 +12,9 @@ from ollama_proxy.stats.rollup_queries import (
     MINUTE,
     Piece,
     plan,
+    regroup,
     rollup_sql,
+    sql_groups,
     window_pieces,
 )
 from ollama_proxy.stats.sql_queries import SqlDialect
@@ -91,3 +93,35 @@ def test_sql_binds_every_value_and_concatenates_sketches() -> None:
         sql, params = rollup_sql(SqlDialect(dialect), agg, pieces)
         assert "DROP" not in sql and concat in sql
         assert agg.filters.model in params.values()
+
+
+def test_a_series_of_its_tables_own_step_groups_by_the_stored_bucket() -> None:
+    window = Filters(since=at(10 * H), until=at(20 * H))
+    for step, grouped in ((300, "bucket AS g_bucket"), (900, "(bucket / 900) * 900 AS g_bucket")):
+        agg = Aggregate(window, ("bucket",), ("requests",), step_s=step)
+        pieces = plan(agg)
+        assert pieces is not None
+        sql, _ = rollup_sql(SqlDialect("sqlite"), agg, pieces)
+        assert sql.startswith(f"SELECT {grouped},"), sql
+
+
+def test_a_series_with_more_keys_groups_by_the_primary_key_prefix_and_merges_after() -> None:
+    window = Filters(since=at(10 * H), until=at(20 * H))
+    agg = Aggregate(window, ("bucket", "instance"), ("requests", "lat_p95"), step_s=300)
+    pieces = plan(agg)
+    assert pieces is not None
+    sql, _ = rollup_sql(SqlDialect("sqlite"), agg, pieces)
+    assert sql.endswith("GROUP BY g_bucket, g_model, g_instance"), sql
+    rows = [
+        {"g_bucket": 0, "g_model": "a", "g_instance": "x", "requests": 2, "lat_sketch": b"12"},
+        {"g_bucket": 0, "g_model": "b", "g_instance": "x", "requests": 3, "lat_sketch": None},
+        {"g_bucket": 0, "g_model": "c", "g_instance": "y", "requests": 1, "lat_sketch": b"56"},
+        {"g_bucket": 0, "g_model": "d", "g_instance": "x", "requests": 4, "lat_sketch": b"34"},
+    ]
+    assert regroup(rows, agg) == [
+        {"g_bucket": 0, "g_instance": "x", "requests": 9, "lat_sketch": [b"12", b"34"]},
+        {"g_bucket": 0, "g_instance": "y", "requests": 1, "lat_sketch": [b"56"]},
+    ]
+    # Measures that do not merge by adding (the newest timestamp) keep the asked grouping.
+    agg = Aggregate(window, ("bucket", "instance"), ("requests", "last_ts"), step_s=300)
+    assert sql_groups(agg, pieces) == ("bucket", "instance")

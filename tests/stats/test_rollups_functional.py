@@ -145,6 +145,12 @@ def questions() -> list[Aggregate]:
         Aggregate(
             Filters(since=at(3600), until=at(0)), ("bucket",), service.HISTORY_MEASURES, step_s=60
         ),  # fmt: skip
+        Aggregate(
+            Filters(since=at(SPAN_S), until=ANCHOR),
+            ("bucket", "node"),
+            service.HISTORY_MEASURES,
+            step_s=300,
+        ),  # fmt: skip
         Aggregate(window, ("model", "instance"), service.MODEL_MEASURES, require_model=True),
         Aggregate(
             window, ("client",), (*service.BREAKDOWN_MEASURES, *service.GPU_MEASURES, "models")

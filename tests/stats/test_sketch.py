@@ -69,6 +69,12 @@ def test_many_sketches_at_once_answer_as_one_at_a_time(parts: list[list[float]])
     # Concatenated sketches too (repeated keys), as SQL hands a group back.
     blobs += [b"".join(b for b in blobs if b) or None]
     assert sketch.quantiles_many(blobs, LEVELS) == [sketch.quantiles(b, LEVELS) for b in blobs]
+    # ... and as a list of parts, merged on the way.
+    parts_of_all = [b for b in blobs[:-1] if b]
+    assert sketch.quantiles_many([parts_of_all, []], LEVELS) == [
+        sketch.quantiles(blobs[-1], LEVELS),
+        [None] * len(LEVELS),
+    ]
 
 
 def test_many_sketches_in_several_dense_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
