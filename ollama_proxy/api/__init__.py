@@ -36,7 +36,12 @@ def add_api_routes(app: web.Application) -> None:
     """Register the stats API on `app` (call before the proxy's catch-all route)."""
     if api_middleware not in app.middlewares:
         app.middlewares.append(api_middleware)
-    app[API_STATE] = ApiState()
+    state = app[API_STATE] = ApiState()
+
+    async def close(app: web.Application) -> None:
+        await state.close()  # before the stores close (cleanup)
+
+    app.on_shutdown.append(close)
     router = app.router
     router.add_get("/api/stats", overview.stats_root)
     router.add_get("/api/stats/", overview.stats_root)

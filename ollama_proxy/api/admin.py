@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import inspect
 from typing import Any, cast
@@ -14,7 +13,7 @@ from yarl import URL
 from ollama_proxy import __version__, appkeys
 from ollama_proxy.api import schemas
 from ollama_proxy.api.errors import ApiError, read_json_object
-from ollama_proxy.api.handlers import _state, _uptime_s, dump, json_response
+from ollama_proxy.api.handlers import API_STATE, _state, _uptime_s, dump, json_response
 from ollama_proxy.api.middleware import TOKEN_COOKIE
 from ollama_proxy.config import Settings
 
@@ -173,9 +172,6 @@ def apply_update(settings: Settings, update: schemas.ConfigUpdate) -> dict[str, 
     return applied
 
 
-_BACKGROUND: set[asyncio.Task[Any]] = set()
-
-
 def _retention_now(app: web.Application) -> None:
     """A retention change applies at once: the recorder's pass, or (api mode) a pass here."""
     recorder = app.get(appkeys.RECORDER)
@@ -186,9 +182,7 @@ def _retention_now(app: web.Application) -> None:
     from ollama_proxy.store.retention import run_pass
 
     stores = cast(list[Any], app.get(appkeys.STORES) or [])
-    task = asyncio.create_task(run_pass(stores))
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
+    app[API_STATE].spawn(run_pass(stores))
 
 
 async def post_config(request: web.Request) -> web.Response:

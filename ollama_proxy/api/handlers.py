@@ -6,10 +6,11 @@ models of `api/schemas.py`.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -36,6 +37,19 @@ class ApiState:
         self.probe = UpstreamProbe()
         self._service: StatsService | None = None
         self._store: Any = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` in the background; `close` cancels and awaits it (shutdown)."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def service(self, app: web.Application) -> StatsService:
         stores = cast(list[Any], app.get(appkeys.STORES) or [])
