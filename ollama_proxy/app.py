@@ -287,7 +287,7 @@ def _power_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
 
         reader = PowerReader(settings.sampler_timeout_s)
         handler = app[PROXY_HANDLER]
-        if not await asyncio.to_thread(lambda: reader.available):
+        if not await _power_available(reader, settings.sampler_timeout_s):
             yield
             return
         interval_s = settings.power_sample_ms / 1000
@@ -300,6 +300,16 @@ def _power_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
         await sampling.stop()
 
     return ctx
+
+
+async def _power_available(reader: Any, timeout_s: float) -> bool:
+    """Opens NVML (or finds nvidia-smi) in a thread; a driver that hangs there must not keep
+    the proxy from starting: no power reading, then (the thread is left to finish)."""
+    try:
+        return bool(await asyncio.wait_for(asyncio.to_thread(lambda: reader.available), timeout_s))
+    except TimeoutError:
+        log.warning("gpu_power_open_timed_out", timeout_s=timeout_s)
+        return False
 
 
 def _quota_ctx(book: QuotaBook) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -80,7 +80,12 @@ class SystemMonitor:
             await self._own_session.close()
         self.host_sampler.close()
         self.gpu_sampler.close()
-        await asyncio.to_thread(self.sampler.close)
+        try:  # nvmlShutdown behind a hung driver must not hold the proxy's stop
+            await asyncio.wait_for(
+                asyncio.to_thread(self.sampler.close), self._settings.sampler_timeout_s
+            )
+        except TimeoutError:
+            log.warning("gpu_close_timed_out", timeout_s=self._settings.sampler_timeout_s)
 
     def _probe_session(self) -> aiohttp.ClientSession:
         if self._own_session is None:

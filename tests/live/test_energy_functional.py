@@ -68,3 +68,40 @@ async def test_energy_from_emulated_power(tmp_path: Path, monkeypatch: pytest.Mo
     tokens = sum(log["completion_tokens"] for log in logs)
     assert model["j_per_1k_tokens"] == pytest.approx(total * 1000 / tokens, rel=1e-3)
     assert {c["client"] for c in clients if c["energy_j"]} == {"a", "b"}
+
+
+async def test_a_gpu_driver_that_hangs_at_start_does_not_hold_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the power reader was opened (nvmlInit, or which nvidia-smi) in a thread the
+    # start awaited without a timeout: a hung driver kept the proxy from ever serving.
+    import threading
+
+    from ollama_proxy.system.power import PowerReader
+
+    release = threading.Event()
+    monkeypatch.setattr(PowerReader, "_open", lambda self: release.wait(30))
+    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    settings = Settings(
+        upstream=sim_url,
+        listen="127.0.0.1:0",
+        store_urls=[f"sqlite:///{tmp_path}/s.db"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        ps_poll_interval_s=3600,
+        power_sample_ms=100,
+        sampler_timeout_s=0.2,
+    )
+    try:
+        async with asyncio.timeout(10):  # a hang, not a speed: the start used to never end
+            runner, url = await start_app(create_app(settings))
+        try:
+            async with aiohttp.ClientSession() as http:
+                body = {"model": "llama3.2", "prompt": "hi", "stream": False}
+                async with http.post(f"{url}/api/generate", json=body) as response:
+                    assert response.status == 200
+        finally:
+            await runner.cleanup()
+    finally:
+        release.set()
+        await sim_runner.cleanup()

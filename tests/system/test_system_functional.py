@@ -178,3 +178,24 @@ def test_network_config_maps_onto_settings() -> None:
     assert settings.upstream == "http://127.0.0.1:11500"
     assert len(settings.effective_store_urls()) == 2
     assert settings.metrics_export_interval == 5
+
+
+async def test_a_gpu_driver_that_hangs_at_close_does_not_hold_the_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the stop awaited nvmlShutdown in a thread without a timeout.
+    import threading
+
+    from ollama_proxy.system.samplers import Sampler
+
+    release = threading.Event()
+    monkeypatch.setattr(Sampler, "close", lambda self: release.wait(30))
+    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    app = create_app(_settings(tmp_path, sim_url, sampler_timeout_s=0.2))
+    runner, _ = await start_app(app)
+    try:
+        async with asyncio.timeout(10):  # a hang, not a speed: the stop used to never end
+            await runner.cleanup()
+    finally:
+        release.set()
+        await sim_runner.cleanup()
