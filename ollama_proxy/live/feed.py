@@ -25,6 +25,9 @@ log = structlog.get_logger("ollama_proxy.api")
 
 MAX_SUBSCRIBERS = 64  # each costs a connection and a copy per snapshot; dashboards need few
 KEEPALIVE_S = 15.0  # a comment line through idle proxies when no snapshot came
+# A subscriber whose connection takes no bytes for this long is let go: a dashboard that
+# vanished without closing (or never reads) would hold its slot and its handler forever.
+WRITE_TIMEOUT_S = 2 * KEEPALIVE_S
 # The closest two snapshots come: a burst of arrivals and departures becomes one snapshot, and
 # steady ones (a busy box) cost 4 snapshots a second, not one per change.
 MIN_GAP_S = 0.25
@@ -154,9 +157,14 @@ async def live(request: web.Request) -> web.StreamResponse:
                     data = b": keepalive\n\n"
                 if not data:  # the feed closed
                     break
-                await response.write(data)
+                async with asyncio.timeout(WRITE_TIMEOUT_S):
+                    await response.write(data)
         except CLIENT_GONE:
             pass
+        except TimeoutError:
+            log.info("live_subscriber_stalled", timeout_s=WRITE_TIMEOUT_S)
+            if request.transport is not None:
+                request.transport.abort()  # close() would wait to flush to a reader that never does
     return response
 
 
