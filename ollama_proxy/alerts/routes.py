@@ -17,8 +17,10 @@ from ollama_proxy.alerts.engine import AlertEngine
 from ollama_proxy.alerts.lifecycle import Silence
 from ollama_proxy.alerts.schemas import SilenceBody
 from ollama_proxy.api.errors import ApiError, read_json_object
+from ollama_proxy.stats.query import INTEGER
 
 MAX_BODY = 16 * 1024
+MAX_HISTORY = 200
 MAX_TEXT = 500
 
 
@@ -43,8 +45,9 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 async def alerts(request: web.Request) -> web.Response:
     raw = request.query.get("history", "50")
-    if not raw.isdigit() or not 0 <= int(raw) <= 200:
-        raise ApiError(400, "history must be a whole number from 0 to 200", "history")
+    # ASCII digits only (str.isdigit takes other scripts' digits), as `type: integer` says.
+    if not INTEGER.fullmatch(raw) or not 0 <= int(raw) <= MAX_HISTORY:
+        raise ApiError(400, f"history must be a whole number from 0 to {MAX_HISTORY}", "history")
     return _json(_engine(request).snapshot(history_limit=int(raw)))
 
 

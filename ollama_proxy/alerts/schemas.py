@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MIN_SILENCE_S = 60
+
 
 class AlertView(BaseModel):
     rule: str
@@ -32,11 +34,22 @@ class SilenceView(BaseModel):
 class SilenceBody(BaseModel):
     """A rule, label matchers, or both; every matcher must equal the alert's label."""
 
-    model_config = ConfigDict(strict=True)
+    # The document also states that a rule or a matcher is needed, and which rules exist
+    # (`api/openapi.py` fills the enum from the server's rules).
+    model_config = ConfigDict(
+        strict=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["rule"], "properties": {"rule": {"type": "string"}}},
+                {"required": ["matchers"], "properties": {"matchers": {"minProperties": 1}}},
+            ]
+        },
+    )
 
     rule: str | None = Field(None, max_length=100)
     matchers: dict[str, str] = Field(default_factory=dict, max_length=20)
-    duration_s: float = Field(gt=0, le=366 * 86400)
+    # A minute at least: a shorter silence is gone before an alert is evaluated again.
+    duration_s: float = Field(ge=MIN_SILENCE_S, le=366 * 86400)
     comment: str = Field("", max_length=500)
 
 

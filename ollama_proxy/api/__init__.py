@@ -29,7 +29,9 @@ __all__ = ["add_api_fallback", "add_api_routes", "api_middleware", "create_api_a
 
 async def openapi_json(request: web.Request) -> web.Response:
     secured = bool(request.app[appkeys.SETTINGS].admin_token)
-    return json_response(orjson.dumps(openapi_document(secured)))
+    engine = request.app.get(appkeys.ALERTS)
+    rules = tuple(engine.specs) if engine is not None else ()
+    return json_response(orjson.dumps(openapi_document(secured, rules)))
 
 
 def add_api_routes(app: web.Application) -> None:

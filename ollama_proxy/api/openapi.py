@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from ollama_proxy import __version__
 from ollama_proxy.alerts import schemas as alert_schemas
+from ollama_proxy.alerts.routes import MAX_HISTORY
 from ollama_proxy.api import schemas
 from ollama_proxy.stats import query as q
 
@@ -184,8 +185,8 @@ def _alert_paths(secured: bool) -> dict[str, Any]:
         "name": "history",
         "in": "query",
         "required": False,
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-        "description": "How many recently resolved alerts to list (0-200, default 50).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_HISTORY, "default": 50},
+        "description": "How many recently resolved alerts to list.",
     }
     return {
         "/api/alerts": {
@@ -322,12 +323,16 @@ def _admin_paths(secured: bool) -> dict[str, Any]:
 
 
 @cache
-def openapi_document(secured: bool = True) -> dict[str, Any]:
+def openapi_document(secured: bool = True, rules: tuple[str, ...] = ()) -> dict[str, Any]:
     """The document for this server's mode: `secured` when ADMIN_TOKEN is set (endpoints then
-    declare the token), open otherwise (no security declared, POST /api/config may be 403)."""
+    declare the token), open otherwise (no security declared, POST /api/config may be 403).
+    `rules`: the alert rules a silence may name (none when alerts are off)."""
     _, defs = models_json_schema(
         [(model, "serialization") for model in COMPONENT_MODELS], ref_template=REF
     )
+    if rules:
+        rule = defs["$defs"]["SilenceBody"]["properties"]["rule"]["anyOf"][0]
+        rule["enum"] = list(rules)
     return {
         "openapi": "3.1.0",
         "info": {

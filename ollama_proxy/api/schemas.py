@@ -328,17 +328,20 @@ class ConfigUpdate(BaseModel):
     """Body of POST /api/config: only the settings that are safe to change at run time."""
 
     # An empty body changes nothing: a 400 that says so, not a 200 (minProperties states it).
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    # Strict: exactly the types and values the document states (no `true` for a number, no
+    # lower-case level).
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
 
     api_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
     metrics_export_interval: float | None = Field(None, gt=0, le=3600)
     dashboard_refresh_s: float | None = Field(None, gt=0, le=3600)
     retention_days: int | None = Field(None, ge=1, le=3650)
 
-    @field_validator("api_log_level", mode="before")
+    @field_validator("retention_days", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def _whole(cls, value: Any) -> Any:
+        # JSON Schema counts 30.0 as an integer; strict pydantic would not.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class ConfigApplied(ConfigView):

@@ -11,6 +11,7 @@ the two cannot drift. A bad value raises `QueryError(field, message)` naming the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,10 +47,20 @@ STATUSES = ("success", "error", "cancelled")
 GROUP_BYS = ("instance", "node")
 MAX_LIMIT = 1000
 MAX_TEXT = 512  # longer filter values cannot match anything we store
-# Timestamps outside this span are refused (they cannot be in the store, and far values
-# overflow datetime arithmetic in the databases).
+# Timestamps outside this span are clamped to it: nothing is stored outside, and far values
+# overflow datetime arithmetic in the databases.
 MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_TIME_TEXT = 64
+# The two forms `since`/`until` accept, stated to clients in the OpenAPI document: RFC 3339
+# (`format: date-time`, an offset required) or Unix seconds. The server accepts exactly these,
+# no other ISO 8601 shape, so the document and the parser agree.
+UNIX_SECONDS = r"[0-9]{1,12}(?:\.[0-9]{1,9})?"
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,30})?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 class QueryError(ValueError):
@@ -72,8 +83,17 @@ def _enum(values: Any) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
 
-_TIME_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": 64}
-_TEXT_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT}
+_TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time", "maxLength": MAX_TIME_TEXT},
+        {"type": "string", "pattern": f"^{UNIX_SECONDS}$"},
+    ]
+}
+_TEXT_SCHEMA: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"^[^\x00]*$"}
+_TIME_NOTE = (
+    "RFC 3339 with an offset (2025-06-01T12:00:00Z) or Unix seconds; values before "
+    "2000-01-01 or after 2200-01-01 count as those bounds"
+)
 
 PARAMS: dict[str, ParamSpec] = {
     spec.name: spec
@@ -83,10 +103,10 @@ PARAMS: dict[str, ParamSpec] = {
             "granularity",
             _enum(GRANULARITIES),
             "Bucket width; default from the range (15m,1h→1m; 6h,24h→5m; 7d→1h; 30d→6h). "
-            f"At most {MAX_BUCKETS} buckets.",
+            f"At most {MAX_BUCKETS} buckets: a finer one is coarsened to the first that fits.",
         ),
-        ParamSpec("until", _TIME_SCHEMA, "End of the window: ISO 8601 or Unix seconds; now."),
-        ParamSpec("since", _TIME_SCHEMA, "Only records at or after: ISO 8601 or Unix seconds."),
+        ParamSpec("until", _TIME_SCHEMA, f"End of the window (default now): {_TIME_NOTE}."),
+        ParamSpec("since", _TIME_SCHEMA, f"Only records at or after: {_TIME_NOTE}."),
         ParamSpec(
             "model",
             _TEXT_SCHEMA,
@@ -197,8 +217,9 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
 
 
 def _choice(params: Mapping[str, str], name: str, choices: Any, default: str | None) -> str | None:
+    # An empty value is not one of the choices: 400, as the document's enum says.
     value = params.get(name)
-    if value is None or value == "":
+    if value is None:
         return default
     if value not in choices:
         accepted = ", ".join(choices)
@@ -208,50 +229,51 @@ def _choice(params: Mapping[str, str], name: str, choices: Any, default: str | N
 
 def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(name, f"{name} must be an integer; got {raw[:40]!r}") from None
+    # ASCII digits only: int() would also take " 5", "+5", "5_0" and other scripts' digits,
+    # which the document's `type: integer` does not.
+    if not INTEGER.fullmatch(raw):
+        raise QueryError(name, f"{name} must be an integer; got {raw[:40]!r}")
+    value = int(raw)
     if not low <= value <= high:
         raise QueryError(name, f"{name} must be between {low} and {high}; got {value}")
     return value
 
 
+def clamp_time(value: datetime) -> datetime:
+    return min(max(value, MIN_TIME), MAX_TIME)
+
+
 def parse_time(raw: str, name: str) -> datetime:
-    """ISO 8601 (no offset = UTC) or Unix seconds -> aware UTC datetime."""
-    range_error = QueryError(name, f"{name} must be between 2000-01-01 and 2200-01-01")
+    """RFC 3339 with an offset or Unix seconds -> aware UTC datetime within MIN/MAX_TIME."""
+    if re.fullmatch(UNIX_SECONDS, raw):
+        seconds = min(float(raw), MAX_TIME.timestamp())
+        return clamp_time(datetime.fromtimestamp(seconds, UTC))
+    invalid = QueryError(
+        name, f"{name} must be RFC 3339 with an offset (2025-06-01T12:00:00Z) or Unix seconds"
+    )
+    if not RFC3339.fullmatch(raw):
+        raise invalid
+    text = raw.upper().replace("Z", "+00:00")
+    if text[17:19] == "60":  # a leap second (RFC 3339 allows it; datetime does not)
+        text = f"{text[:17]}59{text[19:]}"
+    year = int(text[:4])
+    if year < MIN_TIME.year - 1 or year > MAX_TIME.year:
+        # Far years need no parsing (and year 0 or 9999 with an offset do not fit datetime).
+        return MIN_TIME if year < MIN_TIME.year else MAX_TIME
     try:
-        seconds = float(raw)
+        value = datetime.fromisoformat(text)
     except ValueError:
-        seconds = None
-    if seconds is not None:
-        if not MIN_TIME.timestamp() <= seconds <= MAX_TIME.timestamp():  # also NaN
-            raise range_error
-        return datetime.fromtimestamp(seconds, UTC)
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise QueryError(
-            name, f"{name} must be ISO 8601 (2025-06-01T12:00:00Z) or Unix seconds"
-        ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    try:
-        value = value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise QueryError(name, f"{name} is out of range") from None
-    if not MIN_TIME <= value <= MAX_TIME:
-        raise range_error
-    return value
+        raise invalid from None  # a day or an hour that does not exist
+    return clamp_time(value.astimezone(UTC))
 
 
 def _time(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if len(raw) > 64:
+    if len(raw) > MAX_TIME_TEXT:
         raise QueryError(name, f"{name} is too long")
     return parse_time(raw, name)
 
@@ -282,14 +304,10 @@ def parse_history(params: Mapping[str, str], now: datetime) -> HistoryQuery:
     assert granularity is not None
     step = GRANULARITIES[granularity]
     span = TIME_RANGES[time_range]
+    # Too fine for the range (7d at 1m): the first coarser granularity that fits, so every
+    # combination the document allows is answered.
+    step = min(s for s in GRANULARITIES.values() if s >= step and span // s <= MAX_BUCKETS)
     buckets = max(1, span // step)
-    if buckets > MAX_BUCKETS:
-        allowed = [g for g, s in GRANULARITIES.items() if span // s <= MAX_BUCKETS]
-        raise QueryError(
-            "granularity",
-            f"granularity {granularity} gives {buckets} buckets over {time_range} "
-            f"(max {MAX_BUCKETS}); use one of {', '.join(allowed)}",
-        )
     last = floor_time(until, step)
     first = last - timedelta(seconds=step * (buckets - 1))
     filters = Filters(
@@ -303,9 +321,9 @@ def parse_history(params: Mapping[str, str], now: datetime) -> HistoryQuery:
 
 
 def parse_logs(params: Mapping[str, str], *, paged: bool = True) -> LogsQuery:
+    # since after until is an empty window, answered as such (the document cannot state a
+    # relation between two parameters, so it is no error).
     since, until = _time(params, "since"), _time(params, "until")
-    if since is not None and until is not None and since > until:
-        raise QueryError("since", "since must not be after until")
     filters = Filters(
         model=_text(params, "model"),
         instance=_text(params, "instance"),

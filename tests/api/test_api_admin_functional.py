@@ -18,7 +18,10 @@ TOKEN = "s3cret-token"
     [
         ("/api/stats/history", {"time_range": "2h"}, "time_range"),
         ("/api/stats/history", {"granularity": "7s"}, "granularity"),
-        ("/api/stats/history", {"time_range": "30d", "granularity": "1m"}, "granularity"),
+        ("/api/stats/history", {"until": "2025-06-01T12:00:00"}, "until"),  # no offset
+        ("/api/stats/history", {"granularity": ""}, "granularity"),
+        ("/api/stats/logs", {"limit": ""}, "limit"),
+        ("/api/stats/logs", {"offset": "+5"}, "offset"),
         ("/api/stats/logs", {"limit": "-5"}, "limit"),
         ("/api/stats/logs", {"status": "failed"}, "status"),
         ("/api/stats/logs", {"since": "not-a-time"}, "since"),
