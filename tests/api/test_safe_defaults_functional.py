@@ -8,7 +8,7 @@ from unittest import mock
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from ollama_proxy import appkeys
 from ollama_proxy.addresses import is_loopback
@@ -99,3 +99,107 @@ def test_the_openapi_document_states_each_modes_auth() -> None:
     assert "401" not in open_["/api/stats/current"]["get"]["responses"]
     assert not open_["/api/config"]["post"]["security"]
     assert "403" in open_["/api/config"]["post"]["responses"]
+
+
+# --- every mutating route, enumerated from the router (a new one cannot slip through) -----
+
+TOKEN = "s3cret-token"
+# Change nothing on the server: a login cookie for this client only.
+OPEN_MUTATIONS = {("POST", "/api/stats/login"), ("POST", "/api/stats/logout")}
+KNOWN_MUTATIONS = {
+    ("POST", "/api/config"),
+    ("POST", "/api/alerts/silences"),
+    ("DELETE", "/api/alerts/silences/{id}"),
+}
+# A valid body per route, so a refusal is the guard's and not the body's.
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/config"): {"retention_days": 3650},
+    ("POST", "/api/alerts/silences"): {"matchers": {"model": "m"}, "duration_s": 3600},
+}
+PEER_HEADER = "X-Test-Peer"
+
+
+@web.middleware
+async def peer_from_header(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The client's address as the test says (the real socket is always loopback here)."""
+    peer = request.headers.get(PEER_HEADER)
+    return await handler(request.clone(remote=peer) if peer else request)
+
+
+def mutating_routes(app: web.Application) -> list[tuple[str, str]]:
+    from ollama_proxy.api.middleware import READ_METHODS
+    from ollama_proxy.proxy.routes import is_own_route
+
+    found = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.method not in READ_METHODS
+        and route.method != "*"  # the 405/404 fallbacks and the proxy's catch-all
+        and is_own_route(route.resource.canonical)
+    }
+    return sorted(found - OPEN_MUTATIONS)
+
+
+def build(kind: str, tmp_path: Any, token: str) -> web.Application:
+    from ollama_proxy.api import create_api_app
+    from ollama_proxy.app import create_app
+
+    settings = Settings(
+        instance_name="t",
+        admin_token=token,
+        upstream="http://127.0.0.1:9",
+        store_urls=[f"sqlite:///{tmp_path / 'guard.db'}"],
+    )
+    app = create_app(settings, submit=lambda record: None) if kind == "proxy" else None
+    if app is None:
+        app = create_api_app(settings)
+    app.middlewares.insert(0, peer_from_header)
+    return app
+
+
+@pytest.mark.parametrize("kind", ["proxy", "api"])
+async def test_every_mutating_route_is_refused_to_a_remote_client_without_a_token(
+    kind: str, tmp_path: Any
+) -> None:
+    app = build(kind, tmp_path, token="")
+    routes = mutating_routes(app)
+    if kind == "proxy":  # the enumeration sees the routes we know of (it is not vacuous)
+        assert KNOWN_MUTATIONS <= set(routes), routes
+    assert routes
+    async with TestClient(TestServer(app)) as client:
+        for method, path in routes:
+            url = path.replace("{id}", "x")
+            body = BODIES.get((method, path), {})
+            remote = await client.request(
+                method, url, json=body, headers={PEER_HEADER: "192.0.2.7"}
+            )
+            answer = await remote.json()
+            assert remote.status == 403, (method, path, answer)
+            assert "ADMIN_TOKEN" in answer["error"] and answer["field"] == "authorization"
+            # From this machine the same request reaches the handler (whatever it answers then).
+            local = await client.request(method, url, json=body)
+            assert local.status not in (401, 403), (method, path, await local.text())
+        if kind == "proxy":  # nothing a remote client sent took effect
+            silences = await (await client.get("/api/alerts/silences")).json()
+            assert len(silences["silences"]) == 1  # the local one only
+
+
+@pytest.mark.parametrize("kind", ["proxy", "api"])
+async def test_every_mutating_route_needs_the_token_when_one_is_set(
+    kind: str, tmp_path: Any
+) -> None:
+    app = build(kind, tmp_path, token=TOKEN)
+    routes = mutating_routes(app)
+    assert routes
+    async with TestClient(TestServer(app)) as client:
+        for method, path in routes:
+            url = path.replace("{id}", "x")
+            body = BODIES.get((method, path), {})
+            for peer in ("127.0.0.1", "192.0.2.7"):  # the address does not matter then
+                refused = await client.request(method, url, json=body, headers={PEER_HEADER: peer})
+                assert refused.status == 401, (method, path, peer, await refused.text())
+                assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+            bearer = {"Authorization": f"Bearer {TOKEN}", PEER_HEADER: "192.0.2.7"}
+            allowed = await client.request(method, url, json=body, headers=bearer)
+            assert allowed.status not in (401, 403), (method, path, await allowed.text())
