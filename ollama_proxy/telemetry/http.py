@@ -49,9 +49,19 @@ def add_telemetry_routes(app: web.Application, telemetry: Telemetry) -> None:
 
 def write_snapshot(telemetry: Telemetry, path: Path) -> None:
     """Write the JSON snapshot atomically: readers never see a half-written file."""
+    body = snapshot_body(telemetry)
+    if body is not None:
+        write_atomic(path, body)
+
+
+def snapshot_body(telemetry: Telemetry) -> bytes | None:
     if telemetry.scrape is None:
-        return
-    body = orjson.dumps(snapshot_json(telemetry.scrape.snapshot()), option=orjson.OPT_INDENT_2)
+        return None
+    return orjson.dumps(snapshot_json(telemetry.scrape.snapshot()), option=orjson.OPT_INDENT_2)
+
+
+def write_atomic(path: Path, body: bytes) -> None:
+    """Blocking (mkdir, write, rename): call it off the event loop."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -68,14 +78,19 @@ async def metrics_json_dumper(telemetry: Telemetry, path: str | Path, interval_s
     target = Path(path)
     try:
         while True:
-            _dump(telemetry, target)
+            await _dump(telemetry, target)
             await asyncio.sleep(interval_s)
     finally:
-        _dump(telemetry, target)
+        await _dump(telemetry, target)
 
 
-def _dump(telemetry: Telemetry, target: Path) -> None:
+async def _dump(telemetry: Telemetry, target: Path) -> None:
+    """The snapshot is read on the loop (the instruments live there), the file is written in a
+    worker thread: a slow disk must not stall the streams."""
+    body = snapshot_body(telemetry)
+    if body is None:
+        return
     try:
-        write_snapshot(telemetry, target)
+        await asyncio.to_thread(write_atomic, target, body)
     except OSError as exc:
         log.warning("metrics_json_write_failed", path=str(target), error=str(exc))

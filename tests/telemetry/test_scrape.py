@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -96,13 +97,31 @@ def test_write_snapshot_replaces_the_file(otel: Otel, tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]  # no temp files left
 
 
-async def test_dumper_writes_at_start_and_on_cancel(otel: Otel, tmp_path: Path) -> None:
+async def test_dumper_writes_at_start_and_on_cancel(
+    otel: Otel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import asyncio
+    import threading
+
+    from ollama_proxy.telemetry import http
 
     target = tmp_path / "m.json"
+    written = asyncio.Event()
+    writers: list[threading.Thread] = []
+    write, loop = http.write_atomic, asyncio.get_running_loop()
+
+    def watched(path: Path, body: bytes) -> None:
+        writers.append(threading.current_thread())
+        write(path, body)
+        loop.call_soon_threadsafe(written.set)
+
+    monkeypatch.setattr(http, "write_atomic", watched)
     task = asyncio.create_task(metrics_json_dumper(otel.telemetry, target, interval_s=3600))
-    await asyncio.sleep(0)  # let the first dump run
+    async with asyncio.timeout(10):
+        await written.wait()  # the first dump, at start
     assert target.exists()
+    # Regression: the file was written on the event loop (mkdir, write, rename).
+    assert threading.main_thread() not in writers
     otel.telemetry.instruments.record(chat_record())
     task.cancel()
     try:
