@@ -3,6 +3,10 @@ PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 DASH    := ollama_proxy/_dashboard/index.html
+# `make run` listens here and forwards there; set either on the command line or in the
+# environment (the same names as the settings): make run OLLAMA_UPSTREAM=http://gpu-box:11434
+PROXY_LISTEN    ?= 127.0.0.1:11435
+OLLAMA_UPSTREAM ?= http://127.0.0.1:11434
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run test check lint format typecheck dashboard demo simulate bench bench-quick bench-deps docs clean
@@ -27,9 +31,9 @@ $(DASH):
 dashboard: ## build the React dashboard into ollama_proxy/_dashboard/
 	sh dashboard/install-deps.sh && cd dashboard && npm run build
 
-run: install ## run the proxy on 127.0.0.1:11435 with the embedded SQLite store
+run: install ## run the proxy (PROXY_LISTEN, 127.0.0.1:11435) for Ollama at OLLAMA_UPSTREAM, SQLite store
 	@test -f $(DASH) || $(MAKE) dashboard || echo "dashboard not built (needs Node); the proxy runs without it"
-	$(BIN)/ollama-proxy serve --listen 127.0.0.1:11435 --upstream http://127.0.0.1:11434 --store sqlite:///./ollama-proxy.db
+	$(BIN)/ollama-proxy serve --listen $(PROXY_LISTEN) --upstream $(OLLAMA_UPSTREAM) --store sqlite:///./ollama-proxy.db
 
 test: ## run the whole test suite (installs what it needs; this is what CI runs)
 	bash scripts/test.sh

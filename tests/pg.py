@@ -37,25 +37,27 @@ def pg_unavailable(error: object) -> NoReturn:
     pytest.skip(f"PostgreSQL at {PG_SERVER} unreachable: {error}")
 
 
-async def _admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def create_pg_database(prefix: str = "api_test") -> str:
     """A fresh database; its name."""
+    import asyncpg
+
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
     return name
 
 
 async def drop_pg_database(name: str) -> None:
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def pg_database_or_skip(prefix: str = "api_test") -> str:

@@ -40,8 +40,7 @@ class ApiSettings(BaseModel):
         le=60_000,
         validation_alias=env("LIVE_INTERVAL_MS", "live_interval_ms"),
         description="Milliseconds between /api/stats/live snapshots (one comes sooner when a "
-        "request arrives, answers or leaves: at most every 250 ms, less often when snapshots "
-        "are large).",
+        "request arrives, answers or leaves, at most every 250 ms).",
     )
     live_parallel_slots: int = Field(
         1,

@@ -22,7 +22,6 @@ count them) and the backfill moves `next_ts` forward one batch per transaction.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -387,28 +386,12 @@ async def _existing(session: Session, table: str, keys: list[Key]) -> dict[Key, 
     return found
 
 
-# Batches at least this large are rolled up in a worker thread: a catch-up batch after an
-# outage (5,000 records over an hour) took 26 ms of CPU, which on the loop stalled every stream.
-OFF_LOOP_FACTS = 500
-
-
-async def _off_loop(function: Callable[[Any], Any], items: Sequence[Any]) -> Any:
-    if len(items) < OFF_LOOP_FACTS:
-        return function(items)
-    return await asyncio.to_thread(function, items)
-
-
-def _facts_of(records: Sequence[RequestRecord]) -> list[Fact]:
-    return [fact_of_record(r) for r in records]
-
-
 async def add_facts(session: Session, facts: Sequence[Fact]) -> None:
     """Add facts to the three tables (caller holds the rollup lock and the transaction)."""
     if not facts:
         return
     await lock(session)
-    grains: dict[str, dict[Key, Cell]] = await _off_loop(all_grains, facts)
-    for table, cells in grains.items():
+    for table, cells in all_grains(facts).items():
         stored = await _existing(session, table, list(cells))
         for key, cell in stored.items():
             cell.merge(cells[key])
@@ -457,7 +440,7 @@ async def add_records(session: Session, records: Sequence[RequestRecord]) -> Non
         return
     await lock(session)
     span = await pending(session)
-    facts: list[Fact] = await _off_loop(_facts_of, records)
+    facts = [fact_of_record(r) for r in records]
     if span is not None:
         facts = [f for f in facts if not span.covers(f[0])]
     await add_facts(session, facts)
