@@ -49,6 +49,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ollama_proxy.config import Settings
 from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from ollama_proxy.runtime import settle_gc
 from ollama_proxy.store.base import render_schema, split_statements
 from tests.api.conftest import build_app
 from tests.api.stores import PG_ADMIN_DSN, drop_pg_database, open_test_store
@@ -292,6 +293,7 @@ async def measure(target: Target, tmp: Path, repeat: int) -> dict[str, Any]:
     try:
         app = build_app(Settings(instance_name="bench"), store)
         async with TestClient(TestServer(app)) as client:
+            settle_gc()  # as `ollama-proxy serve` does once started (ollama_proxy/runtime.py)
             return await time_endpoints(client, repeat)
     finally:
         await store.close()
