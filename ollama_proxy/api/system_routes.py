@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from ollama_proxy import appkeys
 from ollama_proxy.api.handlers import json_response
 from ollama_proxy.stats.query import TIME_RANGES, QueryError
+from ollama_proxy.stats.shape import as_datetime
 
 
 def _since(request: web.Request) -> datetime:
@@ -20,25 +22,53 @@ def _since(request: web.Request) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=TIME_RANGES[name])
 
 
-async def _metric_rows(app: web.Application, since: datetime) -> list[dict[str, Any]]:
+# Points per series at most: an hour at the 5 s sample rate. Longer ranges are averaged into
+# as many time buckets in the store: a week of raw samples was a million rows read into memory
+# and encoded on the event loop for one chart.
+MAX_POINTS = 720
+
+
+def step_s(span_s: float, sample_s: float) -> int | None:
+    """Bucket width for a range; None when its raw samples fit in MAX_POINTS.
+
+    >>> step_s(3600, 5.0), step_s(6 * 3600, 5.0), step_s(7 * 86400, 5.0)
+    (None, 30, 840)
+    """
+    if span_s / sample_s <= MAX_POINTS:
+        return None
+    return math.ceil(span_s / MAX_POINTS)
+
+
+def _metric_sql(kind: str, since: datetime, step: int | None) -> tuple[str, dict[str, Any]]:
+    if step is None:
+        columns, group = "timestamp AS ts, metric_name, metadata, metric_value", "ORDER BY ts"
+    else:
+        columns = "{bucket} AS ts, metric_name, metadata, avg(metric_value) AS metric_value"
+        group = "GROUP BY ts, metric_name, metadata ORDER BY ts"
+    if kind in ("chdb", "clickhouse"):
+        bucket = f"intDiv(toUnixTimestamp(timestamp), {step}) * {step}"
+        where = "metric_type = 'gauge' AND timestamp >= {since:DateTime64(6, 'UTC')}"
+        sql = f"SELECT {columns} FROM ollama_metrics FINAL WHERE {where} {group}"
+        return sql.replace("{bucket}", bucket), {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f")}
+    if kind == "postgres":
+        bucket = f"(floor(extract(epoch FROM timestamp) / {step}) * {step})::bigint"
+        stamp: Any = since
+    else:
+        bucket = f"(CAST(strftime('%s', timestamp) AS INTEGER) / {step}) * {step}"
+        stamp = since.replace(tzinfo=None)
+    where = "metric_type = 'gauge' AND timestamp >= :since"
+    sql = f"SELECT {columns} FROM ollama_metrics WHERE {where} {group}"
+    return sql.replace("{bucket}", bucket), {"since": stamp}
+
+
+async def _metric_rows(
+    app: web.Application, since: datetime, step: int | None
+) -> list[dict[str, Any]]:
     stores = app.get(appkeys.STORES) or []
     if not stores:
         return []
-    store = stores[0]
-    if store.kind in ("chdb", "clickhouse"):
-        sql = (
-            "SELECT toString(timestamp, 'UTC') AS ts, metric_name, metric_value, metadata "
-            "FROM ollama_metrics FINAL WHERE metric_type = 'gauge' "
-            "AND timestamp >= {since:DateTime64(6, 'UTC')} ORDER BY timestamp"
-        )
-        params: dict[str, Any] = {"since": since.strftime("%Y-%m-%d %H:%M:%S.%f")}
-    else:
-        sql = (
-            "SELECT timestamp AS ts, metric_name, metric_value, metadata FROM ollama_metrics "
-            "WHERE metric_type = 'gauge' AND timestamp >= :since ORDER BY timestamp"
-        )
-        params = {"since": since if store.kind == "postgres" else since.replace(tzinfo=None)}
-    return await store.fetch(sql, params)
+    sql, params = _metric_sql(stores[0].kind, since, step)
+    return await stores[0].fetch(sql, params)
 
 
 def _series(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -52,15 +82,18 @@ def _series(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         if label not in (None, "") and meta.get("node"):
             label = f"{label}@{meta['node']}"  # a fleet: the same model on two nodes
         key = row["metric_name"] if label in (None, "") else f"{row['metric_name']}[{label}]"
-        stamp = row["ts"]
-        stamp = stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
+        at = as_datetime(row["ts"])
+        stamp = at.isoformat() if at is not None else None
         out.setdefault(key, []).append({"timestamp": stamp, "value": row["metric_value"]})
     return out
 
 
 async def system(request: web.Request) -> web.Response:
     since = _since(request)
-    rows = await _metric_rows(request.app, since)
+    settings = request.app[appkeys.SETTINGS]
+    span = (datetime.now(UTC) - since).total_seconds()
+    step = step_s(span, settings.metrics_export_interval)
+    rows = await _metric_rows(request.app, since, step)
     monitor = request.app.get(appkeys.SYSTEM)
     latest = None
     if monitor is not None and monitor.last is not None:
