@@ -172,15 +172,17 @@ def _paths(secured: bool) -> dict[str, Any]:
 
 def _alert_paths(secured: bool) -> dict[str, Any]:
     security: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}] if secured else []
-    auth = (
-        {"401": error("ADMIN_TOKEN is set and the request has no valid token.")}
+    # Reading is open without a token; changing (a silence) is for this machine only then.
+    unauthorized = {"401": error("ADMIN_TOKEN is set and the request has no valid token.")}
+    read_auth = unauthorized if secured else {}
+    change_auth = (
+        unauthorized
         if secured
         else {"403": error("No ADMIN_TOKEN is set and the client is not on this machine.")}
     )
-    common = {
-        **auth,
-        "503": error("Alerts are off (ENABLE_INSTRUMENTATION=false or the stand-alone API)."),
-    }
+    off = {"503": error("Alerts are off (ENABLE_INSTRUMENTATION=false or the stand-alone API).")}
+    common = {**read_auth, **off}
+    changes = {**change_auth, **off}
     history = {
         "name": "history",
         "in": "query",
@@ -216,7 +218,7 @@ def _alert_paths(secured: bool) -> dict[str, Any]:
                     "400": error("Invalid body: `field` names the problem."),
                     "409": error("Too many silences."),
                     "413": error("Body too large."),
-                    **common,
+                    **changes,
                 },
             },
         },
@@ -230,7 +232,7 @@ def _alert_paths(secured: bool) -> dict[str, Any]:
                 "responses": {
                     "204": {"description": "Removed"},
                     "404": error("No silence with this id."),
-                    **common,
+                    **changes,
                 },
             }
         },

@@ -99,6 +99,18 @@ def test_the_openapi_document_states_each_modes_auth() -> None:
     assert "401" not in open_["/api/stats/current"]["get"]["responses"]
     assert not open_["/api/config"]["post"]["security"]
     assert "403" in open_["/api/config"]["post"]["responses"]
+    # Reads are open without a token: no 403 stated for them.
+    assert "403" not in open_["/api/alerts"]["get"]["responses"]
+    assert "403" not in open_["/api/alerts/silences"]["get"]["responses"]
+
+
+def test_the_document_states_the_guard_of_every_mutating_route(tmp_path: Any) -> None:
+    from ollama_proxy.api.openapi import openapi_document
+
+    secured, open_ = openapi_document(True)["paths"], openapi_document(False)["paths"]
+    for method, path in mutating_routes(build("proxy", tmp_path, token="")):
+        assert "403" in open_[path][method.lower()]["responses"], (method, path)
+        assert "401" in secured[path][method.lower()]["responses"], (method, path)
 
 
 # --- every mutating route, enumerated from the router (a new one cannot slip through) -----
