@@ -199,9 +199,9 @@ class SqlStore:
         try:
             await self._ready()
             async with self._rollup_lock, self.engine.begin() as conn:
-                stored = await _stored_ids(conn, [r.request_id for r in records])
-                await conn.exec_driver_sql(_SQLITE_INSERT, rows)
-                await rollups.add_records(rollups.SqliteSession(conn), _new(records, stored))
+                distinct = _new(records, set())
+                insert = _insert_sqlite(conn, rows, len(distinct))
+                await rollups.add_inserted(rollups.SqliteSession(conn), distinct, insert)
         except Exception as exc:
             self.state.failed(exc)
             raise
@@ -221,21 +221,9 @@ class SqlStore:
                 driver = raw.driver_connection
                 assert driver is not None
                 async with driver.transaction():  # the stage empties at commit
-                    await driver.execute(
-                        "CREATE TEMP TABLE IF NOT EXISTS request_logs_stage "
-                        "(LIKE request_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                    )
-                    await driver.copy_records_to_table(
-                        "request_logs_stage", records=rows, columns=_COPY_COLUMNS
-                    )
-                    inserted = await driver.fetch(
-                        f"INSERT INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
-                        f"SELECT {', '.join(_COPY_COLUMNS)} FROM request_logs_stage "
-                        "ON CONFLICT DO NOTHING RETURNING request_id"
-                    )
-                    added = {row[0] for row in inserted}
-                    new = [r for r in _new(records, set()) if r.request_id in added]
-                    await rollups.add_records(rollups.PgSession(driver), new)
+                    distinct = _new(records, set())
+                    insert = _copy_insert(driver, rows, len(distinct))
+                    await rollups.add_inserted(rollups.PgSession(driver), distinct, insert)
         except Exception as exc:
             self.state.failed(exc)
             raise
@@ -393,17 +381,40 @@ def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
     return tuple(row)
 
 
-async def _stored_ids(conn: Any, ids: list[str]) -> set[str]:
-    """The ids of a batch already stored (a replay): their records are not rolled up again."""
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        result = await conn.exec_driver_sql(
-            f"SELECT request_id FROM request_logs WHERE request_id IN ({marks})", tuple(chunk)
-        )
-        found.update(row[0] for row in result.fetchall())
-    return found
+Rows = list[tuple[object, ...]]
+
+
+async def _insert_sqlite(conn: Any, rows: Rows, distinct: int) -> set[str] | None:
+    """INSERT OR IGNORE the rows: None when it added all `distinct` ids, else those it added.
+
+    New rows get rowids above the largest before the insert, so the added ids are read back
+    only when some were already stored (a replay), not looked up one by one every time.
+    """
+    before = await conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM request_logs")
+    top = before.scalar()
+    result = await conn.exec_driver_sql(_SQLITE_INSERT, rows)
+    if result.rowcount == distinct:
+        return None
+    added = await conn.exec_driver_sql(
+        "SELECT request_id FROM request_logs WHERE rowid > ?", (top,)
+    )
+    return {row[0] for row in added.fetchall()}
+
+
+async def _copy_insert(driver: Any, rows: Rows, distinct: int) -> set[str] | None:
+    """COPY to the session's stage, INSERT .. ON CONFLICT DO NOTHING: None when it added all
+    `distinct` ids, else those it added."""
+    await driver.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS request_logs_stage "
+        "(LIKE request_logs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    await driver.copy_records_to_table("request_logs_stage", records=rows, columns=_COPY_COLUMNS)
+    inserted = await driver.fetch(
+        f"INSERT INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
+        f"SELECT {', '.join(_COPY_COLUMNS)} FROM request_logs_stage "
+        "ON CONFLICT DO NOTHING RETURNING request_id"
+    )
+    return None if len(inserted) == distinct else {row[0] for row in inserted}
 
 
 def _new(records: Sequence[RequestRecord], stored: set[str]) -> list[RequestRecord]:
