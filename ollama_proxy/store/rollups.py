@@ -13,8 +13,8 @@ while the raw insert runs). Sums are added to the stored row by the upsert itsel
 are merged with the stored ones (bin counts added), read in one query per table. The
 read-modify-write of the sketches is serialised: by the store's asyncio lock on SQLite (one
 process writes the file) and by a transaction-level advisory lock on PostgreSQL (several
-proxies may share it). The stats API reads these tables (`stats/rollup_queries.py`), never raw rows, for totals,
-series and breakdowns.
+proxies may share it). The stats API reads these tables (`stats/rollup_queries.py`), never
+raw rows, for totals, series and breakdowns.
 
 Databases that held raw rows before the rollups existed are filled by `backfill_step`, in
 batches, while the proxy runs: the migration records the pending span [next_ts, until_ts) in
