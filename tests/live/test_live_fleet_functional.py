@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from ollama_proxy.simulator.faults import Faults
 from tests.fleet.harness import fleet_proxy, load, start_node
 from tests.live.sse import snapshots
 
@@ -58,3 +59,39 @@ async def test_node_is_known_in_flight_and_loading_is_read_on_that_node() -> Non
     assert {r["phase"] for r in by_node["b"]} >= {"loading", "generating"}
     assert "loading" not in {r["phase"] for r in by_node["a"]}  # resident there
     assert {r["phase"] for r in by_node["a"]} >= {"generating"}
+
+
+async def test_a_failover_moves_the_request_to_its_new_node() -> None:
+    a = await start_node("a", "127.0.19.2", ["llama3.2"], **SLOW)
+    b = await start_node("b", "127.0.19.3", ["llama3.2"], **SLOW)
+    seen: list[dict[str, Any]] = []
+    try:
+        await load(a, "llama3.2")
+        a.sim.set_faults(Faults(queue_full=True, count=1))  # a answers 503 once: b takes it
+        async with (
+            fleet_proxy([a, b], live_interval_ms=100) as proxy,
+            aiohttp.ClientSession() as http,
+        ):
+            live = await http.get(f"{proxy.url}/api/stats/live")
+            stream = snapshots(live)
+            await anext(stream)
+            body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 20}}
+            running = asyncio.ensure_future(http.post(f"{proxy.url}/api/generate", json=body))
+            async with asyncio.timeout(30):
+                async for snap in stream:
+                    seen.append(snap)
+                    if running.done() and snap["in_flight"] == 0:
+                        break
+            response = await running
+            assert response.status == 200
+            await response.read()
+            live.close()
+            [record] = await proxy.records.await_for(1)
+            assert (record.node, record.attempts) == ("b", 2)
+    finally:
+        await a.stop()
+        await b.stop()
+    rows = [r for snap in seen for r in snap["requests"]]
+    assert rows and rows[-1]["node"] == "b"
+    assert {r["phase"] for r in rows if r.get("node") == "b"} >= {"loading", "generating"}
+    assert all(r["phase"] != "generating" for r in rows if r.get("node") != "b")
