@@ -652,8 +652,8 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     Rows are taken in timestamp order, from next_ts to the timestamp of the batch+1-th row
     (so rows sharing a timestamp are never split between two steps). One statement groups
     them into minute cells (sums in SQL, the latencies of each cell as one value list), numpy
-    bins the latencies and builds the hour and all-time cells, the stored rows those cells
-    land on are merged in, and one upsert per table writes them.
+    bins the latencies and builds the five-minute, hour and all-time cells, the stored rows
+    those cells land on are merged in, and one upsert per table writes them.
     """
     await lock(session)
     span = await pending(session)
@@ -693,7 +693,8 @@ def _backfill_sql(session: Session) -> str:
 
     The sums are the stats API's own raw-row measures (stats/aggregate.py), so a backfilled
     rollup answers as the raw rows do. PostgreSQL sends the values as binary float8
-    (`float8send`), SQLite as text with 17 significant digits.
+    (`float8send`), SQLite as text (`%.17g`; SQLite renders about 16 exact digits, far finer
+    than a bin).
     """
     from ollama_proxy.stats.aggregate import CLIENT_KEY, SIMPLE_MEASURES
 
@@ -818,16 +819,22 @@ async def _merge_stored(session: Session, table: str, cells: Cells) -> None:
         stamp = row[n_keys + n_sums]
         if stamp is not None and as_utc(stamp) > cells.last_ts[i]:
             cells.last_ts[i] = as_utc(stamp)
-    for which, column in ((0, -2), (1, -1)):
-        owner, keys, counts = sketch.split_pairs([row[column] for _, row in hits])
-        old = (cells.lat, cells.ttft)[which]
-        merged = tuple(
-            np.concatenate([a, b]) for a, b in zip(old, (at[owner], keys, counts), strict=True)
-        )
-        if which == 0:
-            cells.lat = merged  # type: ignore[assignment]
-        else:
-            cells.ttft = merged  # type: ignore[assignment]
+    cells.lat = _with_stored(cells.lat, at, [row[-2] for _, row in hits])
+    cells.ttft = _with_stored(cells.ttft, at, [row[-1] for _, row in hits])
+
+
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # (cell, key, count)
+
+
+def _with_stored(pairs: Pairs, cells: np.ndarray, blobs: list[bytes | None]) -> Pairs:
+    """`pairs` plus the pairs of stored sketches, the i-th blob's going to cell cells[i]."""
+    owner, keys, counts = sketch.split_pairs(blobs)
+    cell, key, count = pairs
+    return (
+        np.concatenate([cell, cells[owner]]),
+        np.concatenate([key, keys]),
+        np.concatenate([count, counts]),
+    )
 
 
 def _key_of(row: Sequence[Any]) -> Key:
