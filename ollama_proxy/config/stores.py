@@ -83,8 +83,8 @@ class StoreSettings(BaseModel):
         ge=1,
         validation_alias=env("ROLLUP_RETENTION_DAYS", "rollup_retention_days"),
         description="Days of hourly rollups kept by SQLite and PostgreSQL (long-range history "
-        "and breakdowns survive raw-log deletion). Per-minute rollups follow RETENTION_DAYS; "
-        "all-time totals are kept.",
+        "and breakdowns survive raw-log deletion). Minute and 5-minute rollups follow "
+        "RETENTION_DAYS; all-time totals are kept.",
     )
     clickhouse_host: str = Field(
         "localhost", validation_alias=env("CLICKHOUSE_HOST"), description="ClickHouse host."

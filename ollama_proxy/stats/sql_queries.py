@@ -224,7 +224,8 @@ class SqlStatsBackend:
                 # trigger JIT compilation, which alone costs ~250 ms per query and saves nothing.
                 await conn.execute(sa.text("SET LOCAL jit = off"))
             result = await conn.execute(sa.text(sql), params)
-            return [dict(row) for row in result.mappings()]
+            keys = list(result.keys())
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     async def aggregate(self, agg: Aggregate) -> list[dict[str, Any]]:
         sql, params = aggregate_sql(self.dialect, agg)

@@ -250,6 +250,11 @@ def quantiles_many(
     return out
 
 
+def byte_size(blobs: Sequence[bytes | Sequence[bytes] | None]) -> int:
+    """Bytes of stored sketches (each a blob or a list of parts), as `quantiles_many` takes."""
+    return sum(len(b) for blob in blobs for b in _parts(blob))
+
+
 def _parts(blob: bytes | Sequence[bytes] | None) -> Sequence[bytes]:
     if not blob:
         return ()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from ollama_proxy.stats import rollup_queries
 from ollama_proxy.stats.aggregate import Aggregate
 from ollama_proxy.stats.query import Filters
 from ollama_proxy.stats.rollup_queries import (
@@ -11,6 +14,7 @@ from ollama_proxy.stats.rollup_queries import (
     HOUR,
     MINUTE,
     Piece,
+    finish_rows,
     plan,
     regroup,
     rollup_sql,
@@ -18,6 +22,7 @@ from ollama_proxy.stats.rollup_queries import (
     window_pieces,
 )
 from ollama_proxy.stats.sql_queries import SqlDialect
+from ollama_proxy.store import sketch
 from ollama_proxy.store.rollups import TOTAL_TABLE
 
 H = 3600
@@ -125,3 +130,27 @@ def test_a_series_with_more_keys_groups_by_the_primary_key_prefix_and_merges_aft
     # Measures that do not merge by adding (the newest timestamp) keep the asked grouping.
     agg = Aggregate(window, ("bucket", "instance"), ("requests", "last_ts"), step_s=300)
     assert sql_groups(agg, pieces) == ("bucket", "instance")
+
+
+async def test_percentiles_are_the_same_inline_and_in_worker_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agg = Aggregate(Filters(), ("model",), ("requests", "lat_p50", "lat_p95", "ttft_p99"))
+    rows = [
+        {
+            "g_model": name,
+            "requests": len(values),
+            "lat_sketch": sketch.encode_counts(sketch.count_keys(values)),
+            "ttft_sketch": [sketch.encode_counts(sketch.count_keys(values[:2])) or b""],
+        }
+        for name, values in (("a", [1.0, 2.0, 30.0]), ("b", [5.0, 500.0, 7.0, 9.0]))
+    ]
+    monkeypatch.setattr(rollup_queries, "INLINE_SKETCH_BYTES", 1 << 30)
+    inline = await finish_rows([dict(r) for r in rows], agg)
+    monkeypatch.setattr(rollup_queries, "INLINE_SKETCH_BYTES", 0)
+    threaded = await finish_rows([dict(r) for r in rows], agg)
+    assert inline == threaded
+    assert (
+        inline[1]["model"] == "b"
+        and inline[1]["lat_p50"] == sketch.quantiles(rows[1]["lat_sketch"], [0.5])[0]
+    )
