@@ -40,7 +40,8 @@ class ApiSettings(BaseModel):
         le=60_000,
         validation_alias=env("LIVE_INTERVAL_MS", "live_interval_ms"),
         description="Milliseconds between /api/stats/live snapshots (one comes sooner when a "
-        "request arrives, answers or leaves, at most every 250 ms).",
+        "request arrives, answers or leaves: at most every 250 ms, less often when snapshots "
+        "are large).",
     )
     live_parallel_slots: int = Field(
         1,

@@ -1,8 +1,8 @@
 """GET /api/stats/live: snapshots as Server-Sent Events, built once for every subscriber.
 
 One producer task runs while at least one client subscribes: it builds a snapshot every
-`interval_s`, or sooner when a request arrives, answers or leaves (at most every `min_gap_s`),
-and hands the same bytes to every subscriber. Nobody subscribed: no task, no work.
+`interval_s`, or sooner when a request arrives, answers or leaves (see early_gap), serializes
+it once and hands the same bytes to every subscriber. Nobody subscribed: no task, no work.
 """
 
 from __future__ import annotations
@@ -29,8 +29,12 @@ KEEPALIVE_S = 15.0  # a comment line through idle proxies when no snapshot came
 # vanished without closing (or never reads) would hold its slot and its handler forever.
 WRITE_TIMEOUT_S = 2 * KEEPALIVE_S
 # The closest two snapshots come: a burst of arrivals and departures becomes one snapshot, and
-# steady ones (a busy box) cost 4 snapshots a second, not one per change.
+# steady ones (a busy box) cost at most 4 snapshots a second, not one per change.
 MIN_GAP_S = 0.25
+# What snapshots brought forward by changes may write, to all subscribers together: writing
+# the snapshots costs the proxy more than building them, so large ones (many requests, many
+# pages open) come at the regular interval only.
+EARLY_BYTES_PER_S = 256 * 1024
 CLIENT_GONE = (ConnectionResetError, BrokenPipeError)
 
 LoadedSource = Callable[[], list[LoadedModel] | None]
@@ -93,25 +97,28 @@ class LiveFeed:
             self.tracker.subscribers = len(self._queues)
 
     async def _produce(self) -> None:
-        """A snapshot `interval` after the last one, or `min_gap` after it when a request
-        arrived, answered or left since: under steady arrivals that is one every `min_gap`."""
+        """A snapshot `interval` after the last one, or sooner (see early_gap) when a request
+        arrived, answered or left since."""
         changed = self.tracker.changed
         loop = asyncio.get_running_loop()
-        last = loop.time()  # subscribe() sent the first snapshot
+        last, size = loop.time(), 0  # subscribe() sent the first snapshot
         while self._queues:
             left = last + self._interval - loop.time()
             if left > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), left)
-            gap = last + self._min_gap - loop.time()
-            if gap > 0:
-                await asyncio.sleep(gap)  # the changes of a burst become one snapshot
+            gap = early_gap(size, len(self._queues), self._min_gap, self._interval)
+            wait = last + gap - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # the changes of a burst become one snapshot
             if not self._queues:
                 break
             changed.clear()  # what changes from here on is in the next snapshot
             last = loop.time()
             try:
-                self._publish(self.build())
+                data = self.build()
+                size = len(data)
+                self._publish(data)
             except Exception:  # a snapshot bug must not end the feed or touch requests
                 log.exception("live_snapshot_failed")
 
@@ -133,6 +140,17 @@ class LiveFeed:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def early_gap(size: int, subscribers: int, min_gap: float, interval: float) -> float:
+    """How soon after a snapshot of `size` bytes a change may bring the next one.
+
+    >>> early_gap(2_000, 1, 0.25, 0.5)  # a few requests, one page open
+    0.25
+    >>> early_gap(33_000, 10, 0.25, 0.5)  # 128 requests, ten pages: the regular ticks only
+    0.5
+    """
+    return min(interval, max(min_gap, size * subscribers / EARLY_BYTES_PER_S))
 
 
 LIVE_FEED: web.AppKey[LiveFeed] = web.AppKey("live_feed", LiveFeed)
