@@ -117,7 +117,9 @@ def test_the_readme_quick_start_works_on_a_fresh_clone(upstream: str, tmp_path: 
 
     clone = tmp_path / "ollama-local-serve"
     subprocess.run(
-        ["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)],
+        # safe.directory: a CI checkout may belong to another user than the one testing.
+        ["git", "-c", "safe.directory=*", "clone", "--quiet", "--no-hardlinks",
+         str(ROOT), str(clone)],
         check=True, timeout=300, capture_output=True,
     )  # fmt: skip
     assert not (clone / "ollama_proxy" / "_dashboard").exists()  # fresh: nothing built
