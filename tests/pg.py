@@ -37,27 +37,25 @@ def pg_unavailable(error: object) -> NoReturn:
     pytest.skip(f"PostgreSQL at {PG_SERVER} unreachable: {error}")
 
 
-async def create_pg_database(prefix: str = "api_test") -> str:
-    """A fresh database; its name."""
+async def _admin(sql: str) -> None:
     import asyncpg
 
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def create_pg_database(prefix: str = "api_test") -> str:
+    """A fresh database; its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{name}"')
     return name
 
 
 async def drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def pg_database_or_skip(prefix: str = "api_test") -> str:

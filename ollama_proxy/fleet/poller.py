@@ -74,12 +74,15 @@ class Poller:
                 await asyncio.wait_for(kick.wait(), self._ps_interval_s)
             kick.clear()
             was_healthy = node.healthy
-            if loop.time() >= next_tags or not was_healthy or self._tags_due[node.index]:
-                self._tags_due[node.index] = False
-                await self._refresh(node)
-                next_tags = loop.time() + self._tags_interval_s
-            else:
-                await self._poll(node, "/api/ps", self.fleet.apply_ps)
+            try:
+                if loop.time() >= next_tags or not was_healthy or self._tags_due[node.index]:
+                    self._tags_due[node.index] = False
+                    await self._refresh(node)
+                    next_tags = loop.time() + self._tags_interval_s
+                else:
+                    await self._poll(node, "/api/ps", self.fleet.apply_ps)
+            except Exception:  # a bug here must not end the node's polling for good
+                log.exception("node_poll_failed", node=node.name)
             if was_healthy != node.healthy:
                 log.warning("node_health", node=node.name, healthy=node.healthy)
 

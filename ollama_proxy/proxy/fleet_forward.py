@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("ollama_proxy.fleet")
 
 MAX_HELD = 8 * 1024 * 1024  # request bytes held for a retry on another node
+# Request bytes held at once by all requests together: without it memory grew with the number
+# of clients uploading at once (8 MB each). Past it a request holds only its head (enough to
+# route on its model) and streams the rest to its first candidate, without a retry.
+HELD_BUDGET = 256 * 1024 * 1024
+HEAD_BYTES = 64 * 1024
 NODE_HEADER = "X-Ollama-Node"
 
 
@@ -76,6 +81,7 @@ class FleetForwarder:
             set() for _ in fleet.nodes
         ]
         fleet.on_ejected = self._abort_waiting
+        self.held = 0  # request bytes reserved or held by requests in flight (HELD_BUDGET)
 
     def _abort_waiting(self, node: Node) -> None:
         for waiter in list(self._waiting[node.index]):
@@ -107,7 +113,29 @@ class FleetForwarder:
         forced = request.headers.get(NODE_HEADER)
         if forced is None and request.method == "GET" and request.path in UNIONS:
             return await self._union(request, meter, outcome)
-        held, rest = await _hold(request, meter)
+        reserved = MAX_HELD if self.held + MAX_HELD <= HELD_BUDGET else HEAD_BYTES
+        self.held += reserved  # before reading: requests reading at once share the budget
+        try:
+            held, rest = await _hold(request, meter, reserved)
+        except BaseException:
+            self.held -= reserved
+            raise
+        self.held += len(held) - reserved
+        try:
+            return await self._route(request, held, rest, forced, meter, observation, outcome)
+        finally:
+            self.held -= len(held)
+
+    async def _route(
+        self,
+        request: web.Request,
+        held: bytes,
+        rest: AsyncIterator[bytes] | None,
+        forced: str | None,
+        meter: Meter | None,
+        observation: RequestObservation | None,
+        outcome: Outcome | None,
+    ) -> web.StreamResponse:
         found = facts(held) if held else NO_FACTS
         try:
             candidates = rank(self.fleet, found, forced, self.max_attempts)
@@ -386,9 +414,9 @@ async def _answer(
 
 
 async def _hold(
-    request: web.Request, meter: Meter | None
+    request: web.Request, meter: Meter | None, limit: int = MAX_HELD
 ) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body, whole when it fits in MAX_HELD; else its head and the rest still to come."""
+    """The body, whole when it fits in `limit` bytes; else its head and the rest to come."""
     if not request.body_exists:
         return b"", None
     parts: list[bytes] = []
@@ -401,7 +429,7 @@ async def _hold(
             meter.observe_request_chunk(chunk)
         parts.append(chunk)
         size += len(chunk)
-        if size > MAX_HELD:
+        if size > limit:
             return b"".join(parts), _rest(request, meter)
 
 

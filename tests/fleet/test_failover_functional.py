@@ -86,3 +86,26 @@ async def test_a_failure_after_the_first_byte_is_not_retried() -> None:
         record = (await proxy.records.await_for(1))[0]
         assert (record.node, record.attempts, record.status) == ("a", 1, "error")
         assert nodes[2].sim.stats.requests.get("/api/chat", 0) == 0
+
+
+async def test_held_request_bytes_share_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: every request held up to 8 MB for a retry, so memory grew with the number
+    # of clients uploading at once. Past the budget a request holds only its head: a large
+    # body then goes to one node without a retry; a small one is still held whole.
+    from ollama_proxy.app import PROXY_HANDLER
+    from ollama_proxy.proxy import fleet_forward
+
+    monkeypatch.setattr(fleet_forward, "HELD_BUDGET", fleet_forward.MAX_HELD - 1)
+    async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        forwarder = proxy.app[PROXY_HANDLER].fleet_forward
+        large = [{"role": "user", "content": "x" * (2 * fleet_forward.HEAD_BYTES)}]
+        nodes[0].sim.set_faults(Faults(queue_full=True, count=1))
+        with pytest.raises(ollama.ResponseError):
+            await proxy.client().chat(model="llama3.2", messages=large)
+        record = (await proxy.records.await_for(1))[0]
+        assert (record.node, record.attempts, record.http_status) == ("a", 1, 503)
+
+        nodes[0].sim.set_faults(Faults(queue_full=True, count=1))
+        await proxy.client().chat(model="llama3.2", messages=HI)
+        assert proxy.records.wait_for(2)[1].attempts == 2  # small: held, retried on c
+        assert forwarder.held == 0  # every reservation given back

@@ -19,6 +19,20 @@ FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
 WATTS = 200.0
 
 
+def _settings(tmp_path: Path, upstream: str, **extra: object) -> Settings:
+    return Settings(
+        upstream=upstream,
+        listen="127.0.0.1:0",
+        store_urls=[f"sqlite:///{tmp_path}/s.db"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        ps_poll_interval_s=3600,
+        instance_name="box",
+        power_sample_ms=100,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
 async def _generate(http: aiohttp.ClientSession, url: str, client: str) -> None:
     body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 60}}
     async with http.post(
@@ -33,17 +47,7 @@ async def test_energy_from_emulated_power(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("FAKE_GPU_POWER_W", str(WATTS))
     sim = SimulatorConfig(tokens_per_s=30, ttft_s=0.05, load_s=0, num_parallel=2)
     sim_runner, sim_url = await start_app(create_simulator_app(sim))
-    settings = Settings(
-        upstream=sim_url,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,
-        instance_name="box",
-        power_sample_ms=100,
-    )
-    app = create_app(settings)
+    app = create_app(_settings(tmp_path, sim_url))
     runner, url = await start_app(app)
     try:
         async with aiohttp.ClientSession() as http:
@@ -82,19 +86,11 @@ async def test_a_gpu_driver_that_hangs_at_start_does_not_hold_the_start(
     release = threading.Event()
     monkeypatch.setattr(PowerReader, "_open", lambda self: release.wait(30))
     sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
-    settings = Settings(
-        upstream=sim_url,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,
-        power_sample_ms=100,
-        sampler_timeout_s=0.2,
-    )
     try:
         async with asyncio.timeout(10):  # a hang, not a speed: the start used to never end
-            runner, url = await start_app(create_app(settings))
+            runner, url = await start_app(
+                create_app(_settings(tmp_path, sim_url, sampler_timeout_s=0.2))
+            )
         try:
             async with aiohttp.ClientSession() as http:
                 body = {"model": "llama3.2", "prompt": "hi", "stream": False}
