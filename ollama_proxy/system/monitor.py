@@ -108,15 +108,20 @@ class SystemMonitor:
     async def sample(self) -> None:
         now = datetime.now(UTC)
         self._update_error_rate()  # counted up to now, before the awaits below
+        # The residents at `now`, the time the points carry: read after the awaits below (up
+        # to SAMPLER_TIMEOUT_S later), a model loaded meanwhile was stored as resident at `now`.
+        residents = list(self.timeline.residents.values())
         await self.check_upstream()  # first: /api/health reads it from the start
         host, gpus = await asyncio.gather(self.host_sampler.run(), self.gpu_sampler.run())
         if host is not None:  # a stuck or failed host sampler skips this sample
             host.gpus = gpus or []
             self.last = host
-        for name, value, meta in self._points(host):
+        for name, value, meta in self._points(host, residents):
             self._emit(MetricPoint(name, float(value), "gauge", now, self._instance, meta))
 
-    def _points(self, s: SystemSample | None) -> list[tuple[str, float, dict[str, Any]]]:
+    def _points(
+        self, s: SystemSample | None, residents: list[Resident]
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         points: list[tuple[str, float, dict[str, Any]]] = [
             ("upstream.up", 1.0 if self.health.get("reachable") else 0.0, {}),
         ]
@@ -141,7 +146,7 @@ class SystemMonitor:
                 ("gpu.memory.used.bytes", gpu.memory_used_bytes, meta),
                 ("gpu.temperature.c", gpu.temperature_c, meta),
             ]
-        for resident in self.timeline.residents.values():
+        for resident in residents:
             points.append(("model.vram.bytes", resident.size_vram, _labels(resident)))
         return points
 

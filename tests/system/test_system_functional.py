@@ -199,3 +199,45 @@ async def test_a_gpu_driver_that_hangs_at_close_does_not_hold_the_stop(
     finally:
         release.set()
         await sim_runner.cleanup()
+
+
+async def test_a_sample_reports_the_residents_at_its_own_time(tmp_path: Path) -> None:
+    # Regression: the residents were read after the host and GPU samplers' awaits, so a model
+    # loaded while they ran was stored as resident at the sample's (earlier) timestamp.
+    import threading
+
+    from ollama_proxy.records import MetricPoint
+    from ollama_proxy.system.monitor import SystemMonitor
+    from ollama_proxy.system.samplers import OffLoop, SystemSample
+
+    sim_runner, sim_url = await start_app(
+        create_simulator_app(SimulatorConfig.zero_delay(keep_alive="5m"))
+    )
+    points: list[MetricPoint] = []
+    monitor = SystemMonitor(_settings(tmp_path, sim_url), submit_metric=points.append)
+    release = threading.Event()
+
+    def held_host_sample() -> SystemSample:  # a host sample still running when a model loads
+        release.wait(10)
+        return monitor.sampler.host()
+
+    monitor.host_sampler.close()
+    monitor.host_sampler = OffLoop("host", held_host_sample, 10)
+    try:
+        sampling = asyncio.create_task(monitor.sample())
+        async with aiohttp.ClientSession() as http:
+            body = {"model": "llama3.2", "prompt": "", "stream": False}
+            assert (await http.post(f"{sim_url}/api/generate", json=body)).status == 200
+        assert [e.event for e in await monitor.poll_ps()] == ["load"]
+        release.set()
+        async with asyncio.timeout(10):
+            await sampling
+        assert not [p for p in points if p.metric_name == "model.vram.bytes"]
+
+        await monitor.sample()  # the next sample sees it
+        [vram] = [p for p in points if p.metric_name == "model.vram.bytes"]
+        assert vram.metadata == {"model": "llama3.2:latest"}
+    finally:
+        release.set()
+        await monitor.stop()
+        await sim_runner.cleanup()
