@@ -669,22 +669,29 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     end = as_utc(found[0][0]) if found else span.until_ts
     rows = await session.select(_backfill_sql(session), [lo, _time_arg(session, end)])
     if rows:
-        minute = _backfill_cells(session, rows)
-        # Every grain from this batch alone, before stored rows are merged into any of them.
-        grains = {
-            TABLES["minute"]: minute,
-            TABLES["5m"]: minute.coarsen(STEPS["5m"]),
-            TABLES["hour"]: minute.coarsen(STEPS["hour"]),
-            TOTAL_TABLE: minute.coarsen(0),
-        }
+        # Pure CPU (value lists parsed, binned, coarsened; sketches encoded) goes to a worker
+        # thread: on the loop, 20,000-row batches stalled every stream up to 44 ms at a time.
+        grains = await asyncio.to_thread(_backfill_grains, session, rows)
         for table, cells in grains.items():
             await _merge_stored(session, table, cells)
-            await session.execute_many(upsert_sql(session, table), cells.rows(session))
+            encoded = await asyncio.to_thread(cells.rows, session)
+            await session.execute_many(upsert_sql(session, table), encoded)
     await session.execute_many(
         f"UPDATE {BACKFILL_TABLE} SET next_ts = {p0} WHERE id = 1",
         [(_time_arg(session, end),)],
     )
     return end < span.until_ts
+
+
+def _backfill_grains(session: Session, rows: list[Sequence[Any]]) -> dict[str, Cells]:
+    """Every grain from this batch alone, before stored rows are merged into any of them."""
+    minute = _backfill_cells(session, rows)
+    return {
+        TABLES["minute"]: minute,
+        TABLES["5m"]: minute.coarsen(STEPS["5m"]),
+        TABLES["hour"]: minute.coarsen(STEPS["hour"]),
+        TOTAL_TABLE: minute.coarsen(0),
+    }
 
 
 def _backfill_sql(session: Session) -> str:
