@@ -7,8 +7,9 @@ the servers they talk to must run in another thread with its own event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,3 +82,19 @@ def serve_in_thread(factory: AppFactory) -> ThreadedServer:
     if "error" in ready:
         raise ready["error"]
     return ThreadedServer(ready["url"], loop, thread, ready["runner"], ready["app"])
+
+
+@contextlib.asynccontextmanager
+async def hung_driver(monkeypatch: Any, owner: type, name: str) -> AsyncIterator[str]:
+    """`owner.name` blocks the worker thread that calls it (a hung GPU driver) until the
+    block is left; yields the URL of a simulator to start the proxy against."""
+    from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
+
+    release = threading.Event()
+    monkeypatch.setattr(owner, name, lambda self: release.wait(30))
+    runner, url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
+    try:
+        yield url
+    finally:
+        release.set()
+        await runner.cleanup()

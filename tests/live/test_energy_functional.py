@@ -13,7 +13,7 @@ from ollama_proxy import appkeys
 from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import start_app
+from tests.servers import hung_driver, start_app
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
 WATTS = 200.0
@@ -79,14 +79,9 @@ async def test_a_gpu_driver_that_hangs_at_start_does_not_hold_the_start(
 ) -> None:
     # Regression: the power reader was opened (nvmlInit, or which nvidia-smi) in a thread the
     # start awaited without a timeout: a hung driver kept the proxy from ever serving.
-    import threading
-
     from ollama_proxy.system.power import PowerReader
 
-    release = threading.Event()
-    monkeypatch.setattr(PowerReader, "_open", lambda self: release.wait(30))
-    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
-    try:
+    async with hung_driver(monkeypatch, PowerReader, "_open") as sim_url:
         async with asyncio.timeout(10):  # a hang, not a speed: the start used to never end
             runner, url = await start_app(
                 create_app(_settings(tmp_path, sim_url, sampler_timeout_s=0.2))
@@ -98,6 +93,3 @@ async def test_a_gpu_driver_that_hangs_at_start_does_not_hold_the_start(
                     assert response.status == 200
         finally:
             await runner.cleanup()
-    finally:
-        release.set()
-        await sim_runner.cleanup()

@@ -16,7 +16,7 @@ from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.service import NetworkConfig, OllamaNotFoundError, OllamaService
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import start_app
+from tests.servers import hung_driver, start_app
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
 
@@ -184,21 +184,12 @@ async def test_a_gpu_driver_that_hangs_at_close_does_not_hold_the_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Regression: the stop awaited nvmlShutdown in a thread without a timeout.
-    import threading
-
     from ollama_proxy.system.samplers import Sampler
 
-    release = threading.Event()
-    monkeypatch.setattr(Sampler, "close", lambda self: release.wait(30))
-    sim_runner, sim_url = await start_app(create_simulator_app(SimulatorConfig.zero_delay()))
-    app = create_app(_settings(tmp_path, sim_url, sampler_timeout_s=0.2))
-    runner, _ = await start_app(app)
-    try:
+    async with hung_driver(monkeypatch, Sampler, "close") as sim_url:
+        runner, _ = await start_app(create_app(_settings(tmp_path, sim_url, sampler_timeout_s=0.2)))
         async with asyncio.timeout(10):  # a hang, not a speed: the stop used to never end
             await runner.cleanup()
-    finally:
-        release.set()
-        await sim_runner.cleanup()
 
 
 async def test_a_sample_reports_the_residents_at_its_own_time(tmp_path: Path) -> None:
