@@ -11,9 +11,12 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from ollama_proxy.config import Settings
 
 AppFactory = Callable[[], web.Application | Awaitable[web.Application]]
 
@@ -98,3 +101,18 @@ async def hung_driver(monkeypatch: Any, owner: type, name: str) -> AsyncIterator
     finally:
         release.set()
         await runner.cleanup()
+
+
+def proxy_settings(tmp_path: Path, upstream: str, **extra: Any) -> Settings:
+    """A proxy on 127.0.0.1:0 over SQLite in `tmp_path` that samples nothing by itself (the
+    tests sample and poll explicitly)."""
+    return Settings(
+        upstream=upstream,
+        listen="127.0.0.1:0",
+        store_urls=[f"sqlite:///{tmp_path}/s.db"],
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        ps_poll_interval_s=3600,
+        instance_name="box",
+        **extra,
+    )

@@ -13,24 +13,14 @@ from ollama_proxy import appkeys
 from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import hung_driver, start_app
+from tests.servers import hung_driver, proxy_settings, start_app
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
 WATTS = 200.0
 
 
 def _settings(tmp_path: Path, upstream: str, **extra: object) -> Settings:
-    return Settings(
-        upstream=upstream,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,
-        instance_name="box",
-        power_sample_ms=100,
-        **extra,  # type: ignore[arg-type]
-    )
+    return proxy_settings(tmp_path, upstream, power_sample_ms=100, **extra)
 
 
 async def _generate(http: aiohttp.ClientSession, url: str, client: str) -> None:

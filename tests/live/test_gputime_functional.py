@@ -10,9 +10,8 @@ import aiohttp
 
 from ollama_proxy import appkeys
 from ollama_proxy.app import create_app
-from ollama_proxy.config import Settings
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import start_app
+from tests.servers import proxy_settings, start_app
 
 
 async def _generate(http: aiohttp.ClientSession, url: str, client: str, n: int) -> None:
@@ -27,16 +26,7 @@ async def _generate(http: aiohttp.ClientSession, url: str, client: str, n: int) 
 async def test_gpu_time_and_load_charge_per_request_client_and_model(tmp_path: Path) -> None:
     sim = SimulatorConfig(tokens_per_s=200, ttft_s=0.02, load_s=0.4, num_parallel=2)
     sim_runner, sim_url = await start_app(create_simulator_app(sim))
-    settings = Settings(
-        upstream=sim_url,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,
-        instance_name="box",
-    )
-    app = create_app(settings)
+    app = create_app(proxy_settings(tmp_path, sim_url))
     runner, url = await start_app(app)
     try:
         async with aiohttp.ClientSession() as http:

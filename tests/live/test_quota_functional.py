@@ -11,20 +11,15 @@ from ollama_proxy import appkeys
 from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import start_app
+from tests.servers import proxy_settings, start_app
 
 KEYS = {"alice": "k-alice", "bob": "k-bob"}
 
 
 def _settings(tmp_path: Path, upstream: str) -> Settings:
-    return Settings(
-        upstream=upstream,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,
-        instance_name="box",
+    return proxy_settings(
+        tmp_path,
+        upstream,
         proxy_api_keys=[f"{label}:{key}" for label, key in KEYS.items()],
         proxy_quotas=["alice:tokens=40", "bob:gpu_s=3600:tokens=100000"],
     )

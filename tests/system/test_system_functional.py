@@ -16,22 +16,13 @@ from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.service import NetworkConfig, OllamaNotFoundError, OllamaService
 from ollama_proxy.simulator import SimulatorConfig, create_simulator_app
-from tests.servers import hung_driver, start_app
+from tests.servers import hung_driver, proxy_settings, start_app
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "simulator" / "bin"
 
 
 def _settings(tmp_path: Path, upstream: str, **extra: object) -> Settings:
-    return Settings(
-        upstream=upstream,
-        listen="127.0.0.1:0",
-        store_urls=[f"sqlite:///{tmp_path}/s.db"],
-        journal_dir=str(tmp_path / "journal"),
-        metrics_export_interval=3600,
-        ps_poll_interval_s=3600,  # the test polls explicitly
-        instance_name="box",
-        **extra,
-    )
+    return proxy_settings(tmp_path, upstream, **extra)
 
 
 async def test_residency_load_unload_and_expiry_are_seen(tmp_path: Path) -> None:
