@@ -26,6 +26,8 @@ from pydantic import BaseModel
 from ollama_proxy.config import Settings
 
 log = structlog.get_logger("ollama_proxy.service")
+# Longest stderr line of a spawned `ollama serve` relayed to the log; the rest of it is cut.
+LOG_LINE_MAX_BYTES = 16_384
 
 
 class NetworkConfig(BaseModel):
@@ -104,9 +106,27 @@ class OllamaService:
         log.info("ollama_spawned", pid=self.process.pid, binary=binary, host=env["OLLAMA_HOST"])
 
     async def _forward_logs(self) -> None:
-        assert self.process is not None and self.process.stderr is not None
-        async for line in self.process.stderr:
-            log.info("ollama", line=line.decode(errors="replace").rstrip())
+        """Relay the child's stderr line by line until it closes.
+
+        Reads by chunks, not `readline`: a line over the stream's 64 KiB limit made
+        `readline` raise and end this task, and a child whose stderr nobody reads blocks on
+        its next write once the pipe fills. Over-long lines are cut at LOG_LINE_MAX_BYTES.
+        """
+        stderr = self.process.stderr if self.process is not None else None
+        if stderr is None:
+            return
+        pending = b""
+        while chunk := await stderr.read(65536):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()[:LOG_LINE_MAX_BYTES]
+            for line in lines:
+                self._log_line(line)
+        if pending:
+            self._log_line(pending)
+
+    @staticmethod
+    def _log_line(line: bytes) -> None:
+        log.info("ollama", line=line[:LOG_LINE_MAX_BYTES].decode(errors="replace").rstrip())
 
     async def _wait_healthy(self, wait_s: float) -> None:
         deadline = time.monotonic() + wait_s
@@ -154,7 +174,8 @@ class OllamaService:
                     await self.process.wait()
                 log.info("ollama_stopped", returncode=self.process.returncode)
             if self._log_task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
+                # A grandchild may still hold the pipe open: stop relaying after 2 s.
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(self._log_task, 2)
             if self._session is not None:
                 await self._session.close()

@@ -223,3 +223,29 @@ async def test_a_sample_reports_the_residents_at_its_own_time(tmp_path: Path) ->
         release.set()
         await monitor.stop()
         await sim_runner.cleanup()
+
+
+async def test_a_spawned_ollama_with_a_huge_stderr_line_is_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One 200 kB line, then 2 MB more: if the relay stopped at the long line (readline's
+    # 64 KiB limit), the pipe would fill and the child would block before it serves.
+    wrapper = tmp_path / "ollama"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "python3 -c \"import sys; sys.stderr.write('x' * 200000 + '\\\\n');"
+        " [sys.stderr.write('line %d\\\\n' % i) for i in range(200000)]\"\n"
+        f'exec "{FAKE_BIN / "ollama"}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    settings = Settings(
+        upstream=f"http://127.0.0.1:{_free_port()}",
+        spawn_ollama=True,
+        ollama_binary=str(wrapper),
+    )
+    service = OllamaService(settings)
+    try:
+        await service.start(wait_s=60)
+        assert (await service.health_check())["healthy"]
+    finally:
+        await service.stop()
