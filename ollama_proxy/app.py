@@ -306,7 +306,8 @@ async def _power_available(reader: Any, timeout_s: float) -> bool:
     """Opens NVML (or finds nvidia-smi) in a thread; a driver that hangs there must not keep
     the proxy from starting: no power reading, then (the thread is left to finish)."""
     try:
-        return bool(await asyncio.wait_for(asyncio.to_thread(lambda: reader.available), timeout_s))
+        async with asyncio.timeout(timeout_s):
+            return bool(await asyncio.to_thread(lambda: reader.available))
     except TimeoutError:
         log.warning("gpu_power_open_timed_out", timeout_s=timeout_s)
         return False

@@ -184,7 +184,8 @@ class Shipper:
         if wait <= 0 or self.backlog()[0] >= self.recorder.settings.batch_max_records:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.kick.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self.kick.wait()
         self.kick.clear()
 
     async def _attempt(self, batch: Batch) -> bool:
@@ -243,7 +244,8 @@ class Shipper:
     async def _sleep_backoff(self) -> None:
         self.kick.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.kick.wait(), max(0.0, self.next_try - time.monotonic()))
+            async with asyncio.timeout(max(0.0, self.next_try - time.monotonic())):
+                await self.kick.wait()
 
     async def _ack(self, pending: _Pending) -> None:
         rec = self.recorder
@@ -412,7 +414,8 @@ class Recorder:
                 await self._journaling  # the batch the cancel interrupted
         await self._journal_queue()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._settle_all(), timeout=10)
+            async with asyncio.timeout(10):
+                await self._settle_all()
         for shipper in self.shippers:
             if shipper.task is not None:
                 shipper.task.cancel()
@@ -440,7 +443,8 @@ class Recorder:
     async def _write_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), JOURNAL_TICK_S)
+                async with asyncio.timeout(JOURNAL_TICK_S):
+                    await self._wake.wait()
             self._wake.clear()
             self._batch_ready = False
             try:

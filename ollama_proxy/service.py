@@ -168,7 +168,8 @@ class OllamaService:
             if self.process is not None and self.process.returncode is None:
                 self.process.terminate()
                 try:
-                    await asyncio.wait_for(self.process.wait(), grace_s)
+                    async with asyncio.timeout(grace_s):
+                        await self.process.wait()
                 except TimeoutError:
                     self.process.kill()
                     await self.process.wait()
@@ -176,6 +177,7 @@ class OllamaService:
             if self._log_task is not None:
                 # A grandchild may still hold the pipe open: stop relaying after 2 s.
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(self._log_task, 2)
+                    async with asyncio.timeout(2):
+                        await self._log_task
             if self._session is not None:
                 await self._session.close()

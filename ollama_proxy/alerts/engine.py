@@ -181,7 +181,8 @@ class AlertEngine:
         if self._baseline_source is None or not self.specs["decode_regression"].active:
             return
         try:
-            self.baselines = await asyncio.wait_for(self._baseline_source(), timeout=60)
+            async with asyncio.timeout(60):
+                self.baselines = await self._baseline_source()
         except Exception as exc:  # keep the previous baselines; retried at the next refresh
             log.warning("alert_baselines_failed", error=f"{type(exc).__name__}: {exc}")
 

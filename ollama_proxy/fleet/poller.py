@@ -71,7 +71,8 @@ class Poller:
         kick = self._kicks[node.index]
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(kick.wait(), self._ps_interval_s)
+                async with asyncio.timeout(self._ps_interval_s):
+                    await kick.wait()
             kick.clear()
             was_healthy = node.healthy
             try:

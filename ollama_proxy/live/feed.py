@@ -106,7 +106,8 @@ class LiveFeed:
             left = last + self._interval - loop.time()
             if left > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), left)
+                    async with asyncio.timeout(left):
+                        await changed.wait()
             gap = early_gap(size, len(self._queues), self._min_gap, self._interval)
             wait = last + gap - loop.time()
             if wait > 0:
@@ -170,7 +171,8 @@ async def live(request: web.Request) -> web.StreamResponse:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    async with asyncio.timeout(KEEPALIVE_S):
+                        data = await queue.get()
                 except TimeoutError:
                     data = b": keepalive\n\n"
                 if not data:  # the feed closed

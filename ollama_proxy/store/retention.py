@@ -19,6 +19,7 @@ Stores with their own mechanism (ClickHouse TTL, TimescaleDB retention policies)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -101,10 +102,9 @@ class RetentionLoop:
     async def _run(self) -> None:
         wait = FIRST_PASS_S
         while True:
-            try:
-                await asyncio.wait_for(self._now.wait(), wait)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._now.wait()
             self._now.clear()
             self.last = await run_pass(self.stores)
             self.passes += 1

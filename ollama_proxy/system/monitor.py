@@ -81,9 +81,8 @@ class SystemMonitor:
         self.host_sampler.close()
         self.gpu_sampler.close()
         try:  # nvmlShutdown behind a hung driver must not hold the proxy's stop
-            await asyncio.wait_for(
-                asyncio.to_thread(self.sampler.close), self._settings.sampler_timeout_s
-            )
+            async with asyncio.timeout(self._settings.sampler_timeout_s):
+                await asyncio.to_thread(self.sampler.close)
         except TimeoutError:
             log.warning("gpu_close_timed_out", timeout_s=self._settings.sampler_timeout_s)
 

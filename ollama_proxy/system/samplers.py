@@ -129,7 +129,8 @@ class OffLoop(Generic[T]):
         running.add_done_callback(_retrieve)  # an overrun that fails later is not "unretrieved"
         self._running = running
         try:
-            return await asyncio.wait_for(asyncio.shield(running), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                return await asyncio.shield(running)
         except TimeoutError:
             self.timeouts += 1
             log.warning("sampler_timed_out", sampler=self.name, timeout_s=self._timeout_s)

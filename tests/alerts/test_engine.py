@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
 from ollama_proxy.alerts.engine import AlertEngine, is_queue_full
 from ollama_proxy.alerts.lifecycle import Alert
+from ollama_proxy.alerts.rules import Baseline
 from ollama_proxy.alerts.rulesfile import parse_rules
 from ollama_proxy.records import RequestRecord
 
@@ -68,3 +73,31 @@ def test_firing_alerts_are_resent_to_alertmanager_only() -> None:
     assert dispatcher.sent[-1] == ("firing", "queue_full", "alertmanager")
     counts = dict((labels["rule"], n) for n, labels in e.firing_counts())
     assert counts["queue_full"] == 1 and counts["error_rate"] == 0 and "ttft_p95" not in counts
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_a_stop_that_meets_a_finishing_baseline_refresh_ends(turns: int) -> None:
+    # Regression: the refresh waited with asyncio.wait_for, which on Python 3.11 returns the
+    # result when the cancel arrives just as the query completes; the refresh loop then slept
+    # an hour and the proxy's stop never ended. `turns` walks the cancel across the few loop
+    # iterations between the query's end and the wait's return.
+    answer: asyncio.Future[dict[str, Baseline]] = asyncio.get_running_loop().create_future()
+    asked = asyncio.Event()
+
+    async def source() -> dict[str, Baseline]:
+        asked.set()
+        return await answer
+
+    e = engine(baselines=source)
+    await e.start()
+    try:
+        async with asyncio.timeout(10):
+            await asked.wait()
+        answer.set_result({"m": Baseline(40.0, 10)})
+        for _ in range(turns):
+            await asyncio.sleep(0)
+    finally:
+        async with asyncio.timeout(10) as stopping:  # a hang, not a speed
+            await e.stop()
+    # (a stop cut short by the timeout still returns: its own wait on the task ends then)
+    assert not stopping.expired()
