@@ -255,11 +255,11 @@ def live_feed(settings: Settings, tracker: LiveTracker, app: web.Application) ->
     """The live view, reading residency from the system monitor when one runs."""
 
     def loaded() -> list[LoadedModel] | None:
-        monitor = app.get(appkeys.SYSTEM)
+        monitor = app.get(appkeys.SYSTEM)  # polls every node's /api/ps, residents by node
         if monitor is None or not monitor.timeline.seen:
             return None
         return [
-            LoadedModel(r.name, r.size_vram, parse_expiry(r.expires_at))
+            LoadedModel(r.name, r.size_vram, parse_expiry(r.expires_at), r.node)
             for r in monitor.timeline.residents.values()
         ]
 

@@ -30,6 +30,7 @@ class LoadedModel:
     name: str
     size_vram: int
     expires_at: datetime | None
+    node: str = ""  # with a fleet: the node it is resident on (the same model may be on two)
 
 
 def parse_expiry(text: str) -> datetime | None:
@@ -214,15 +215,16 @@ def _phases(
 
 def _loaded(models: Iterable[LoadedModel], wall: datetime) -> list[dict[str, Any]]:
     out = []
-    for m in models:
+    for m in sorted(models, key=lambda m: (m.node, m.name)):
         left = None if m.expires_at is None else (m.expires_at - wall).total_seconds() * 1000
-        out.append(
-            {
-                "name": m.name,
-                "size_vram": m.size_vram,
-                "expires_in_ms": None if left is None else max(0, round(left)),
-            }
-        )
+        item: dict[str, Any] = {
+            "name": m.name,
+            "size_vram": m.size_vram,
+            "expires_in_ms": None if left is None else max(0, round(left)),
+        }
+        if m.node:
+            item["node"] = m.node
+        out.append(item)
     return out
 
 

@@ -4,13 +4,18 @@ on that node's own /api/ps."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from ollama_proxy import appkeys
+from ollama_proxy.app import create_app
+from ollama_proxy.config import Settings
 from ollama_proxy.simulator.faults import Faults
 from tests.fleet.harness import fleet_proxy, load, start_node
 from tests.live.sse import snapshots
+from tests.servers import start_app
 
 SLOW = {"tokens_per_s": 20, "ttft_s": 0.05, "load_s": 1.0}
 
@@ -95,3 +100,38 @@ async def test_a_failover_moves_the_request_to_its_new_node() -> None:
     assert rows and rows[-1]["node"] == "b"
     assert {r["phase"] for r in rows if r.get("node") == "b"} >= {"loading", "generating"}
     assert all(r["phase"] != "generating" for r in rows if r.get("node") != "b")
+
+
+async def test_loaded_models_of_every_node_each_with_its_node(tmp_path: Path) -> None:
+    # Regression: the snapshot's `loaded` came from the first node's /api/ps only, unlabelled.
+    a = await start_node("a", "127.0.19.2", ["llama3.2"], keep_alive="5m")
+    b = await start_node("b", "127.0.19.3", ["llama3.2", "qwen3:0.6b"], keep_alive="5m")
+    settings = Settings(
+        upstreams=f"a={a.url},b={b.url}",
+        listen="127.0.0.1:0",
+        otel_sdk_disabled=True,
+        store_urls=f"sqlite:///{tmp_path / 'live.db'}",  # a store: the system monitor runs
+        journal_dir=str(tmp_path / "journal"),
+        metrics_export_interval=3600,
+        ps_poll_interval_s=3600,  # polled below
+    )
+    runner, url = await start_app(create_app(settings))
+    try:
+        await load(a, "llama3.2")
+        await load(b, "llama3.2")
+        await load(b, "qwen3:0.6b")
+        await runner.app[appkeys.SYSTEM].poll_ps()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/api/stats/live") as live:
+                snap = await anext(snapshots(live))
+    finally:
+        await runner.cleanup()
+        await a.stop()
+        await b.stop()
+    loaded = snap["loaded"]
+    assert [(m.get("node"), m["name"]) for m in loaded] == [
+        ("a", "llama3.2:latest"),
+        ("b", "llama3.2:latest"),
+        ("b", "qwen3:0.6b"),
+    ]
+    assert all(m["size_vram"] > 0 and 0 < m["expires_in_ms"] <= 300_000 for m in loaded)
