@@ -74,8 +74,9 @@ export default function Live() {
         ) : (
           <ul className="space-y-1 text-sm" data-testid="live-loaded">
             {snapshot.loaded.map((m) => (
-              <li key={m.name}>
-                {m.name} · {bytes(m.size_vram)} VRAM · unloads in {duration(m.expires_in_ms)}
+              <li key={`${m.node ?? ""}/${m.name}`}>
+                {m.name}
+                {m.node ? ` on ${m.node}` : ""} · {bytes(m.size_vram)} VRAM · unloads in {duration(m.expires_in_ms)}
               </li>
             ))}
           </ul>

@@ -22,6 +22,7 @@ export interface LoadedModel {
   name: string;
   size_vram: number;
   expires_in_ms: number | null;
+  node?: string; // with several upstreams: the node it is resident on
 }
 
 export interface LiveSnapshot {
