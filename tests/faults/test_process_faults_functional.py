@@ -15,10 +15,13 @@ from tests.faults.procs import proxy, record_figure, simulator, stored_ids
 BODY = {"model": "llama3.2", "prompt": "x", "options": {"num_predict": 40}}
 
 
-async def _stream(url: str, results: list[int]) -> None:
+async def _stream(url: str, results: list[int], started: asyncio.Queue[None] | None = None) -> None:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{url}/api/generate", json=BODY) as response:
-            lines = [line async for line in response.content]
+            lines = [await response.content.readline()]
+            if started is not None:
+                started.put_nowait(None)  # the proxy is relaying this one
+            lines += [line async for line in response.content]
             results.append(len(lines) if json.loads(lines[-1]).get("done") else -1)
 
 
@@ -29,8 +32,14 @@ async def test_sigterm_lets_streams_finish_and_loses_no_record(tmp_path: Path) -
     prox = proxy(sim.url, tmp_path)
     try:
         results: list[int] = []
-        tasks = [asyncio.create_task(_stream(prox.url, results)) for _ in range(20)]
-        await asyncio.sleep(0.3)  # the streams are under way (40 tokens at 40/s: about 1 s)
+        started: asyncio.Queue[None] = asyncio.Queue()
+        tasks = [asyncio.create_task(_stream(prox.url, results, started)) for _ in range(20)]
+        # Every stream under way (40 tokens at 40/s: about 1 s) before the signal: a fixed
+        # sleep let a busy machine signal before some requests had reached the proxy, which
+        # then rightly refused them as it stopped.
+        async with asyncio.timeout(30):
+            for _ in range(20):
+                await started.get()
         loop = asyncio.get_running_loop()
         code = await loop.run_in_executor(None, prox.signal, signal.SIGTERM)
         await asyncio.gather(*tasks)
