@@ -2,6 +2,7 @@
 
     python -m bench.bench_ingest --records 1000000      # the issue's figure
     python -m bench.bench_ingest --records 100000       # quick
+    python -m bench.bench_ingest --ids proxy            # the proxy's own (increasing) ids
 
 PostgreSQL gets a fresh database (dropped afterwards). Prints JSON and writes
 bench/results/ingest-<N>.md. Floors: SQLite 30k/s, PostgreSQL 50k/s, chDB 200k/s.
@@ -20,20 +21,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ollama_proxy.records import RequestRecord
+from ollama_proxy.records import RequestRecord, new_request_id
 from ollama_proxy.store import open_store
 
 FLOORS = {"sqlite": 30_000, "postgres": 50_000, "chdb": 200_000}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_records(n: int, seed: int = 1) -> list[RequestRecord]:
+def make_records(n: int, seed: int = 1, ids: str = "random") -> list[RequestRecord]:
+    """`ids`: "random" (uuid4, the figures the floors were set with) or "proxy" (the proxy's
+    own increasing ids, `new_request_id`, which append to the primary-key index)."""
     rng = random.Random(seed)
     start = datetime.now(UTC) - timedelta(days=1)
     models = ["llama3.2", "qwen3:0.6b", "gemma3:1b"]
     return [
         RequestRecord(
-            request_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            request_id=(
+                str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                if ids == "random"
+                else new_request_id()
+            ),
             timestamp=start + timedelta(milliseconds=i * 80),
             instance="bench",
             endpoint="/api/chat",
@@ -77,8 +84,8 @@ async def pg_database(action: str, name: str) -> None:
         await conn.close()
 
 
-async def run(n: int, batch: int) -> dict[str, Any]:
-    records = make_records(n)
+async def run(n: int, batch: int, ids: str = "random") -> dict[str, Any]:
+    records = make_records(n, ids=ids)
     tmp = Path(tempfile.mkdtemp(prefix="olp-ingest-"))
     results: dict[str, Any] = {}
     results["sqlite"] = await ingest(f"sqlite:///{tmp}/i.db", records, batch)
@@ -102,8 +109,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument(
+        "--ids",
+        choices=("random", "proxy"),
+        default="random",
+        help="request ids: random uuid4 (the floors' figures) or the proxy's own increasing ids",
+    )
     args = parser.parse_args()
-    results = asyncio.run(run(args.records, args.batch))
+    results = asyncio.run(run(args.records, args.batch, args.ids))
     print(json.dumps(results))
     lines = [
         f"# Ingest, {args.records:,} records (batches: SQLite {args.batch:,}, "
@@ -120,7 +133,8 @@ def main() -> None:
             )
         else:
             lines.append(f"| {kind} | {value} | {floor:,} | — |")
-    out = ROOT / "bench" / "results" / f"ingest-{args.records}.md"
+    suffix = "" if args.ids == "random" else "-proxy-ids"
+    out = ROOT / "bench" / "results" / f"ingest-{args.records}{suffix}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 
