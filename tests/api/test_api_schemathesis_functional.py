@@ -12,7 +12,6 @@ examples per operation and a timeout on every request and on the whole run.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -23,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import free_port, wait_http
-from tests.faults.procs import Proc, simulator
+from tests.faults.procs import Proc, proxy, simulator
 
 TOKEN = "schemathesis-admin-token-0123456789"
 # An endless event stream (a request to it never ends by design); tests/live covers it.
@@ -43,33 +41,8 @@ def upstream() -> Iterator[str]:
 
 
 def serve(upstream: str, workdir: Path, token: str | None) -> Proc:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "ADMIN_TOKEN"}
-    env.update(JOURNAL_DIR=str(workdir / "journal"), INSTANCE_NAME="fuzz", APP_PROFILE="prod")
-    if token:
-        env["ADMIN_TOKEN"] = token
-    cmd = [
-        sys.executable,
-        "-m",
-        "ollama_proxy",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--upstream",
-        upstream,
-        "--store",
-        f"sqlite:///{workdir / 'fuzz.db'}",
-    ]
-    # Output to a file, not a pipe nobody reads (a full pipe would block the server).
-    with open(workdir / "proxy.log", "wb") as log:
-        process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/api/health", timeout=30)
-    except RuntimeError:
-        Proc(process, url).stop()
-        raise
-    return Proc(process, url)
+    env = {"ADMIN_TOKEN": token, "INSTANCE_NAME": "fuzz"}
+    return proxy(upstream, workdir, env=env, log=workdir / "proxy.log")
 
 
 def get_json(url: str, token: str | None) -> dict[str, object]:
@@ -144,10 +117,10 @@ def run_schemathesis(url: str, workdir: Path, token: str | None) -> str:
 def test_schemathesis_with_every_check_finds_nothing(
     upstream: str, tmp_path: Path, token: str | None
 ) -> None:
-    proxy = serve(upstream, tmp_path, token)
+    server = serve(upstream, tmp_path, token)
     try:
-        meter_some_traffic(proxy.url, token)
-        document = get_json(f"{proxy.url}/api/openapi.json", None)
+        meter_some_traffic(server.url, token)
+        document = get_json(f"{server.url}/api/openapi.json", None)
         # The document says what this mode does: security exactly when a token is set.
         secured = any(
             "security" in op and op["security"]
@@ -155,9 +128,9 @@ def test_schemathesis_with_every_check_finds_nothing(
             for op in ops.values()
         )
         assert secured == bool(token)
-        output = run_schemathesis(proxy.url, tmp_path, token)
+        output = run_schemathesis(server.url, tmp_path, token)
     finally:
-        proxy.stop()
+        server.stop()
     assert "No issues found" in output, output[-12000:]
     # Every operation was exercised but the excluded ones (schemathesis counts /api/stats and
     # /api/stats/ as one).

@@ -3,6 +3,7 @@ need a process boundary: SIGTERM, SIGKILL, memory of the process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,9 +50,19 @@ def simulator(*args: str) -> Proc:
     return Proc(process, url)
 
 
-def proxy(upstream: str, workdir: Path, *extra: str, port: int | None = None) -> Proc:
+def proxy(
+    upstream: str,
+    workdir: Path,
+    *extra: str,
+    port: int | None = None,
+    env: dict[str, str | None] | None = None,
+    log: Path | None = None,
+) -> Proc:
+    """`ollama-proxy serve` over SQLite in `workdir`. `env`: settings over these defaults (None
+    removes one); `log`: a file for its output (never a pipe nobody reads: a full pipe would
+    block the server)."""
     port = port or free_port()
-    env = dict(
+    merged = dict(
         os.environ,
         JOURNAL_DIR=str(workdir / "journal"),
         METRICS_EXPORT_INTERVAL="2",
@@ -59,6 +70,11 @@ def proxy(upstream: str, workdir: Path, *extra: str, port: int | None = None) ->
         INSTANCE_NAME="faults",
         APP_PROFILE="prod",
     )
+    for name, value in (env or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
     cmd = [
         sys.executable,
         "-m",
@@ -72,9 +88,14 @@ def proxy(upstream: str, workdir: Path, *extra: str, port: int | None = None) ->
         f"sqlite:///{workdir / 'faults.db'}",
         *extra,
     ]
-    process = subprocess.Popen(cmd, cwd=workdir, env=env)
+    with open(log, "wb") if log else contextlib.nullcontext() as out:
+        process = subprocess.Popen(cmd, cwd=workdir, env=merged, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/api/health")
+    try:
+        wait_http(f"{url}/api/health", timeout=30)
+    except RuntimeError:
+        Proc(process, url).stop()
+        raise
     return Proc(process, url)
 
 
