@@ -171,9 +171,7 @@ class FleetForwarder:
         skip = skipped_auto_headers(request.headers)
         if "Content-Type" not in request.headers:
             skip += ("Content-Type",)
-        session = self.handler.session
-        assert session is not None, "upstream session not started"
-        return await session.request(
+        return await self.handler.upstream_session().request(
             request.method,
             target_url(url, request.raw_path),
             headers=headers,
@@ -282,8 +280,7 @@ class FleetForwarder:
         return web.Response(body=body, content_type="application/json", charset="utf-8")
 
     async def _get_json(self, node: Node, raw_path: str) -> Any | None:
-        session = self.handler.session
-        assert session is not None, "upstream session not started"
+        session = self.handler.upstream_session()
         timeout = aiohttp.ClientTimeout(total=UNION_TIMEOUT_S)
         try:
             async with session.get(node.url + raw_path, timeout=timeout) as response:
@@ -342,9 +339,9 @@ class _InTurn:
             self.stream.content_type = "application/x-ndjson"
             self._observe_start(upstream.status, content_type)
             await self.stream.prepare(self.request)
-        if self.stream is not None:
+        if (stream := self.stream) is not None:
             async for chunk in upstream.content.iter_any():
-                await self._write(chunk)
+                await self._write(stream, chunk)
             return
         self._keep(upstream.status, content_type, await upstream.read())
 
@@ -360,8 +357,8 @@ class _InTurn:
 
     async def failed(self, node: Node, error: str) -> None:
         body = orjson.dumps({"error": f"node {node.name}: {error}"})
-        if self.stream is not None:
-            await self._write(body + b"\n")
+        if (stream := self.stream) is not None:
+            await self._write(stream, body + b"\n")
         else:
             self._keep(502, "application/json", body)
 
@@ -382,9 +379,8 @@ class _InTurn:
         if self.meter is not None:
             self.meter.observe_response_start(status, content_type, perf_counter())
 
-    async def _write(self, chunk: bytes) -> None:
-        assert self.stream is not None
-        await self.stream.write(chunk)
+    async def _write(self, stream: web.StreamResponse, chunk: bytes) -> None:
+        await stream.write(chunk)
         if self.meter is not None:
             self.meter.observe_chunk(chunk, perf_counter())
 

@@ -125,6 +125,12 @@ class ProxyHandler:
         self.requests_total = 0  # metered requests finished, for the error-rate sampler
         self.errors_total = 0
 
+    def upstream_session(self) -> aiohttp.ClientSession:
+        """The shared upstream session; an error, not an assert (python -O drops asserts)."""
+        if self.session is None:
+            raise RuntimeError("upstream session not started")
+        return self.session
+
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         self.inflight.enter()
         try:
@@ -279,10 +285,8 @@ class ProxyHandler:
             skip += ("Content-Type",)
         url = target_url(self._upstream, request.raw_path)
         body = _relay_body(request, meter) if request.body_exists else None
-        if self.session is None:
-            raise RuntimeError("upstream session not started")
         try:
-            upstream = await self.session.request(
+            upstream = await self.upstream_session().request(
                 request.method,
                 url,
                 headers=headers,

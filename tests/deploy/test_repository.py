@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -37,3 +38,20 @@ def test_contributing_replaces_the_team_notes() -> None:
     assert (ROOT / "CONTRIBUTING.md").is_file()
     assert not (ROOT / "docs" / "TEAM.md").exists()
     assert not (ROOT / "docs" / "HELPER_PREAMBLE.md").exists()
+
+
+# What runs for every proxied request: python -O strips asserts, so a check there must be code.
+REQUEST_PATH = ("ollama_proxy/proxy", "ollama_proxy/meter", "ollama_proxy/live")
+
+
+def test_no_assert_on_the_request_path() -> None:
+    found = []
+    for folder in REQUEST_PATH:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno}"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Assert)
+            ]
+    assert found == []
