@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 import structlog
@@ -362,6 +363,15 @@ _SQLITE_INSERT = (
     f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})"
 )
 _TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
+
+# The sqlite3 module binds int, float, str and bytes directly but sends every other value
+# (None, bool) through its adapter protocol: a registry miss and two attribute lookups, about
+# 0.3 us each. A raw row holds about 17 of them (nullable fields, flags): some 10% of the
+# insert. Registered adapters are one dict hit and a C call, with the same values bound: None
+# stays NULL (`{}.get` returns None), a bool its integer, as sqlite3 binds it by default.
+# Process-wide, as sqlite3's registry is; no other binding changes.
+sqlite3.register_adapter(type(None), cast(Any, {}.get))  # {}.get(None) is None
+sqlite3.register_adapter(bool, int)
 
 
 def _sqlite_time(stamp: datetime) -> str:
