@@ -85,76 +85,18 @@ _FLOAT_SUMS = (
     "thinking_ms_sum",
 )
 _FLOATS = tuple(name in _FLOAT_SUMS for name in SUM_COLUMNS)
-# The raw columns a backfill reads; `node` only once records carry it.
+# `node` is a raw column only once records carry it.
 _HAS_NODE = "node" in REQUEST_FIELDS
-RAW_COLUMNS = (
-    "timestamp",
-    "model",
-    "instance",
-    "client",
-    "client_name",
-    "node" if _HAS_NODE else "''",
-    "status",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "latency_ms",
-    "ttft_ms",
-    "eval_duration_ms",
-    "load_duration_ms",
-    "gpu_ms",
-    "load_charged_ms",
-    "energy_j",
-    "queue_wait_ms",
-    "thinking_tokens",
-    "thinking_ms",
-)
 ADVISORY_LOCK = 0x6F6C6C616D61  # PostgreSQL pg_advisory_xact_lock key of rollup writers
 
 
 Key = tuple[int, str, str, str, str]  # bucket, model, instance, client, node
-# A record reduced to what rollups count (from a RequestRecord or a raw row).
-# (timestamp, model, instance, client, node, is_error, prompt, completion, cached, latency,
-#  ttft, eval_ms, load_ms, gpu_ms, load_charged_ms, energy_j, queue_wait_ms,
-#  thinking_tokens, thinking_ms)
-Fact = tuple[
-    datetime, str, str, str, str, bool, int, int, int, float, float | None, float | None,
-    float | None, float | None, float | None, float | None, float | None, int, float | None,
-]  # fmt: skip
 
 
 def as_utc(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite text 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
         value = datetime.fromisoformat(value)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def fact_of_row(row: Sequence[Any]) -> Fact:
-    """A raw row selected as RAW_COLUMNS -> Fact."""
-    ts, model, instance, client, name, node, status = row[:7]
-    prompt, completion, cached, latency, ttft, eval_ms, load_ms, gpu, charged, energy = row[7:17]
-    wait, thinking_tokens, thinking_ms = row[17:]
-    return (
-        as_utc(ts),
-        model or "",
-        instance or "",
-        name or client or "",
-        node or "",
-        status == "error",
-        int(prompt or 0),
-        int(completion or 0),
-        int(cached or 0),
-        float(latency or 0.0),
-        None if ttft is None else float(ttft),
-        None if eval_ms is None else float(eval_ms),
-        None if load_ms is None else float(load_ms),
-        None if gpu is None else float(gpu),
-        None if charged is None else float(charged),
-        None if energy is None else float(energy),
-        None if wait is None else float(wait),
-        int(thinking_tokens or 0),
-        None if thinking_ms is None else float(thinking_ms),
-    )
 
 
 # --- a batch as columns, its cells per grain (pure, numpy) ---------------------------------
@@ -192,7 +134,7 @@ def _or_zero(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
-    """The 19 Fact fields as columns -> Batch (the sums' rules: one line each below)."""
+    """The 19 columns of `batch_of_records` -> Batch (the sums' rules: one line each below)."""
     (
         stamps,
         model,
@@ -270,12 +212,8 @@ def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
     )
 
 
-def batch_of_facts(facts: Sequence[Fact]) -> Batch:
-    return _batch(list(zip(*facts, strict=True)) if facts else [[] for _ in range(19)])
-
-
 def batch_of_records(records: Sequence[RequestRecord]) -> Batch:
-    """Records -> Batch, a column at a time (the facts of fact_of_row, without a tuple each)."""
+    """Records -> Batch, a column at a time (what rollups count of each record)."""
     return _batch(
         [
             [as_utc(r.timestamp) for r in records],
@@ -562,11 +500,6 @@ async def add_prepared(session: Session, prepared: Prepared) -> None:
         await session.upsert(table, rows)
 
 
-async def add_facts(session: Session, facts: Sequence[Fact]) -> None:
-    """Add facts to the three tables (caller holds the rollup lock and the transaction)."""
-    await add_prepared(session, await asyncio.to_thread(lambda: prepare(batch_of_facts(facts))))
-
-
 # --- backfill and retention ----------------------------------------------------------------
 
 BACKFILL_TABLE = "rollup_backfill"
@@ -606,16 +539,6 @@ def _outside(span: Pending | None, records: Sequence[RequestRecord]) -> list[Req
     if span is None:
         return list(records)
     return [r for r in records if not span.covers(as_utc(r.timestamp))]
-
-
-async def add_records(session: Session, records: Sequence[RequestRecord]) -> None:
-    """Roll up newly inserted records, except those the backfill has still to reach."""
-    if not records:
-        return
-    await lock(session)
-    span = await pending(session)
-    prepared = await asyncio.to_thread(prepare_records, _outside(span, records))
-    await add_prepared(session, prepared)
 
 
 async def add_inserted(

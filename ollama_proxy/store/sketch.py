@@ -71,12 +71,6 @@ def count_keys(values: Iterable[float | None]) -> dict[int, int]:
     return counts
 
 
-def add_counts(into: dict[int, int], other: dict[int, int]) -> dict[int, int]:
-    for key, count in other.items():
-        into[key] = into.get(key, 0) + count
-    return into
-
-
 def encode_counts(counts: dict[int, int]) -> bytes | None:
     """Bin counts -> stored bytes (None for an empty sketch: the column stays NULL)."""
     if not counts:
