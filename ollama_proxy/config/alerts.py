@@ -7,9 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode
 
+from ollama_proxy.alerts.payloads import parse_target
 from ollama_proxy.config.fields import env, split_commas
-
-ALERT_PREFIXES = ("slack+", "ntfy+", "alertmanager+")
 
 
 class AlertSettings(BaseModel):
@@ -53,10 +52,5 @@ class AlertSettings(BaseModel):
     @classmethod
     def _check_alert_webhooks(cls, entries: list[str]) -> list[str]:
         for entry in entries:
-            url = entry.split("+", 1)[1] if entry.startswith(ALERT_PREFIXES) else entry
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(
-                    f"{entry!r}: expected http(s)://..., slack+https://..., "
-                    "ntfy+https://... or alertmanager+http(s)://host:port"
-                )
+            parse_target(entry)  # the app parses them again at start: one rule, checked here
         return entries
