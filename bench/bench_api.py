@@ -52,7 +52,8 @@ from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
 from ollama_proxy.runtime import settle_gc
 from ollama_proxy.store.base import render_schema, split_statements
 from tests.api.conftest import build_app
-from tests.api.stores import PG_ADMIN_DSN, drop_pg_database, open_test_store
+from tests.api.stores import open_test_store
+from tests.pg import create_named_pg_database, drop_pg_database, pg_url
 
 ENDPOINTS = (
     "/api/stats/current",
@@ -229,17 +230,6 @@ async def time_endpoints(client: TestClient[Any, Any], repeat: int) -> dict[str,
     return results
 
 
-async def create_named_pg_database(name: str) -> None:
-    """A PostgreSQL database of a fixed name (a cached build is found again by it)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where one store's bench database lives (`--cache`: kept between runs)."""
@@ -260,7 +250,7 @@ class Target:
     def url(self, tmp: Path, pg_name: str) -> str:
         root = self.cache if self.cache is not None else tmp
         if self.kind == "postgres":
-            return f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+            return pg_url(pg_name)
         if self.kind == "sqlite":
             return f"sqlite:///{root / f'sqlite-{self.rows}.db'}"
         return f"chdb://{root / f'chdb-{self.rows}'}"

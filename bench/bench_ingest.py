@@ -23,6 +23,7 @@ from typing import Any
 
 from ollama_proxy.records import RequestRecord, new_request_id
 from ollama_proxy.store import open_store
+from tests.pg import create_named_pg_database, drop_pg_database, pg_url
 
 FLOORS = {"sqlite": 30_000, "postgres": 50_000, "chdb": 200_000}
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,19 +72,6 @@ async def ingest(url: str, records: list[RequestRecord], batch: int) -> float:
     return len(records) / elapsed
 
 
-async def pg_database(action: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        if action == "create":
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        else:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 async def run(n: int, batch: int, ids: str = "random") -> dict[str, Any]:
     records = make_records(n, ids=ids)
     tmp = Path(tempfile.mkdtemp(prefix="olp-ingest-"))
@@ -94,14 +82,12 @@ async def run(n: int, batch: int, ids: str = "random") -> dict[str, Any]:
     results["chdb"] = await ingest(f"chdb://{tmp}/chdb", records, max(batch, 100_000))
     name = f"olp_ingest_{uuid.uuid4().hex[:8]}"
     try:
-        await pg_database("create", name)
-        results["postgres"] = await ingest(
-            f"postgresql://postgres@127.0.0.1:5432/{name}", records, max(batch, 20_000)
-        )
+        await create_named_pg_database(name)
+        results["postgres"] = await ingest(pg_url(name), records, max(batch, 20_000))
     except OSError as exc:
         results["postgres"] = f"unavailable: {exc}"
     finally:
-        await pg_database("drop", name)
+        await drop_pg_database(name)
     return results
 
 

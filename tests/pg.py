@@ -47,10 +47,15 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def create_named_pg_database(name: str) -> None:
+    """A database of a fixed name (a benchmark's cached build is found again by it)."""
+    await _admin(f'CREATE DATABASE "{name}"')
+
+
 async def create_pg_database(prefix: str = "api_test") -> str:
     """A fresh database; its name."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await create_named_pg_database(name)
     return name
 
 
