@@ -115,18 +115,6 @@ def finish_reason(obj: Any) -> str:
     return ""
 
 
-def has_output(obj: Any) -> bool:
-    """An OpenAI chunk whose first choice carries text, reasoning or tool calls."""
-    choices = _dict(obj).get("choices")
-    if not isinstance(choices, list) or not choices:
-        return False
-    choice = _dict(choices[0])
-    if choice.get("text"):
-        return True
-    delta = _dict(choice.get("delta"))
-    return any(delta.get(k) for k in ("content", "reasoning", "tool_calls"))
-
-
 def openai_output_kind(obj: Any) -> tuple[bool, bool]:
     """(thinking, answer) of an OpenAI chunk: `reasoning`/`reasoning_content` deltas are thinking;
     text, content and tool calls are the answer.
@@ -164,15 +152,6 @@ def thinking_text(obj: Any) -> str:
     """The thinking text of a non-streamed native body (Ollama concatenates it)."""
     o = _dict(obj)
     return _str(o.get("thinking")) or _str(_dict(o.get("message")).get("thinking"))
-
-
-def native_has_output(obj: Any) -> bool:
-    """A native chunk carrying text, thinking or tool calls (the final chunk usually does not)."""
-    o = _dict(obj)
-    if o.get("response") or o.get("thinking") or o.get("tool_calls"):
-        return True
-    message = _dict(o.get("message"))
-    return any(message.get(k) for k in ("content", "thinking", "tool_calls"))
 
 
 # /v1/responses reports a status; the record speaks Ollama/OpenAI's finish vocabulary.

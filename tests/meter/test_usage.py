@@ -58,12 +58,13 @@ def test_openai_usage_with_cached_tokens_and_finish_reason() -> None:
 
 
 def test_openai_output_detection() -> None:
-    assert u.has_output({"choices": [{"delta": {"content": "x"}}]})
-    assert u.has_output({"choices": [{"delta": {"reasoning": "hm"}}]})
-    assert u.has_output({"choices": [{"delta": {"tool_calls": [{}]}}]})
-    assert u.has_output({"choices": [{"text": "x"}]})
-    assert not u.has_output({"choices": [{"delta": {}, "finish_reason": "stop"}]})
-    assert not u.has_output({"choices": []})
+    kind = u.openai_output_kind
+    assert kind({"choices": [{"delta": {"content": "x"}}]}) == (False, True)
+    assert kind({"choices": [{"delta": {"reasoning": "hm"}}]}) == (True, False)
+    assert kind({"choices": [{"delta": {"tool_calls": [{}]}}]}) == (False, True)
+    assert kind({"choices": [{"text": "x"}]}) == (False, True)
+    assert kind({"choices": [{"delta": {}, "finish_reason": "stop"}]}) == (False, False)
+    assert kind({"choices": []}) == (False, False)
 
 
 def test_responses_usage_and_reasons() -> None:
