@@ -127,7 +127,7 @@ class Instruments:
     def model_label(self, record: RequestRecord) -> str:
         """The record's model as a metric label: itself while the budget lasts, else `other`.
 
-        Only a name Ollama answered with a 2xx (or lists) is trusted: a 4xx for a made-up name
+        Only a name Ollama answered with a 2xx is trusted: a 4xx for a made-up name
         must not take a label.
         """
         return self.models.label(record.model, trusted=200 <= record.http_status < 300)

@@ -3,7 +3,7 @@
 Model names and client labels come from requests, so a client sending random names would grow
 every metric series, /metrics, OTLP exports and memory without bound. Each budget admits its
 first `limit` values; the rest share one `other` label. A model name is admitted only once it
-is trusted (Ollama answered it with a 2xx, or lists it): a 404 for `no-such-model-7f3a` is
+is trusted (Ollama answered it with a 2xx): a 404 for `no-such-model-7f3a` is
 counted under `other` however much room is left. Records keep the name (cut to 200 characters).
 
 >>> models = LabelBudget(2)
@@ -14,8 +14,6 @@ counted under `other` however much room is left. Records keep the name (cut to 2
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 OTHER = "other"
 DEFAULT_MAX_MODEL_LABELS = 200
@@ -47,8 +45,3 @@ class LabelBudget:
             return value
         self.overflowed += 1
         return OTHER
-
-    def admit(self, values: Iterable[str]) -> None:
-        """Values the upstream lists (e.g. /api/ps): trusted, admitted while room is left."""
-        for value in values:
-            self.label(value, trusted=True)
