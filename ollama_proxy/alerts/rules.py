@@ -18,12 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ollama_proxy.alerts.window import ModelCounts, RecordWindow
+from ollama_proxy.store.rollups import COLD_LOAD_MS  # the stats API's cut for a cold load
 
 Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs: hashable
-
-# Ollama's load_duration is a few ms when the model is resident; above this it was a cold
-# load (the same cut as the stats API's load counts).
-COLD_LOAD_MS = 250.0
 
 
 @dataclass(frozen=True, slots=True)

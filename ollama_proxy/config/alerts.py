@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode
 
-from ollama_proxy.alerts.payloads import parse_target
 from ollama_proxy.config.fields import env, split_commas
 
 
@@ -51,6 +50,9 @@ class AlertSettings(BaseModel):
     @field_validator("alert_webhooks")
     @classmethod
     def _check_alert_webhooks(cls, entries: list[str]) -> list[str]:
+        # Imported here: the alerts package reaches the stores, which import this package.
+        from ollama_proxy.alerts.payloads import parse_target
+
         for entry in entries:
             parse_target(entry)  # the app parses them again at start: one rule, checked here
         return entries
