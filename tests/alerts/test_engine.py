@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ollama_proxy.alerts.engine import AlertEngine, is_queue_full
+from ollama_proxy.alerts.engine import FOLD_SLICE, PENDING_MAX, AlertEngine, is_queue_full
 from ollama_proxy.alerts.lifecycle import Alert
 from ollama_proxy.alerts.rules import Baseline
 from ollama_proxy.alerts.rulesfile import parse_rules
@@ -49,7 +49,17 @@ async def test_a_burst_is_folded_in_slices() -> None:
     e = engine()
     for _ in range(5_000):
         e.observe(RequestRecord(model="m"))
+    folded: list[int] = []  # records each fold took (the queue shrinks by them)
+    fold = e.fold
+
+    def counted(now: float, limit: int = PENDING_MAX) -> None:
+        before = e.queued
+        fold(now, limit)
+        folded.append(before - e.queued)
+
+    e.fold = counted  # type: ignore[method-assign]
     await e._tick()
+    assert folded == [FOLD_SLICE, FOLD_SLICE, 5_000 - 2 * FOLD_SLICE]
     assert e.queued == 0 and e.evaluations == 1
     assert e.window.per_model(since=0.0)["m"].requests == 5_000
 
