@@ -12,13 +12,14 @@ elsewhere.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn, TypeVar
 
 import pytest
+
+from tests.ci import missing
 
 T = TypeVar("T")
 
@@ -32,9 +33,10 @@ def pg_url(database: str, port: int = 5432) -> str:
 
 
 def pg_unavailable(error: object) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL at {PG_SERVER} is required in CI: {error}")
-    pytest.skip(f"PostgreSQL at {PG_SERVER} unreachable: {error}")
+    missing(
+        f"PostgreSQL at {PG_SERVER} unreachable: {error}",
+        in_ci=f"PostgreSQL at {PG_SERVER} is required in CI: {error}",
+    )
 
 
 async def _admin(sql: str) -> None:

@@ -10,7 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
+from tests.ci import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = "ollama_proxy/_dashboard/index.html"
@@ -51,9 +51,7 @@ def test_without_node_the_wheel_builds_and_says_why(tmp_path: Path) -> None:
 def test_with_node_the_wheel_carries_the_dashboard(tmp_path: Path) -> None:
     # Bug: `pip install .` with no separate Node step gave a 503 "Dashboard not built" page.
     if shutil.which("node") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Node.js 20+ is required in CI")
-        pytest.skip("no Node.js on PATH")
+        missing("no Node.js on PATH", in_ci="Node.js 20+ is required in CI")
     tree = fresh_tree(tmp_path)
     wheel, _ = build_wheel(tree, os.environ["PATH"])
     names = zipfile.ZipFile(wheel).namelist()
