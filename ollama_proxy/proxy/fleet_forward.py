@@ -65,6 +65,9 @@ UNIONS: dict[str, Callable[[list[Any]], bytes]] = {
     "/v1/models": union_openai_models,
 }
 MANAGEMENT = frozenset({"pull", "push", "create", "copy", "delete", "blob"})
+# The management that changes a node's models on disk (its /api/tags): a push, or a blob's
+# HEAD or upload (one per layer of an `ollama create`), leaves them as they were.
+CHANGES_MODELS = frozenset({"pull", "create", "copy", "delete"})
 
 
 class FleetForwarder:
@@ -144,9 +147,11 @@ class FleetForwarder:
         except NoNode:
             message = f"no node may run {found.model} (ROUTE_RULES)"
             return await _answer(request, 503, message, meter, outcome)
-        managing = classify(request.path).operation in MANAGEMENT
-        if managing and forced is None and rest is None:
-            return await self._each(request, self._healthy(), held, meter, observation, outcome)
+        operation = classify(request.path).operation
+        changes = operation in CHANGES_MODELS
+        if operation in MANAGEMENT and forced is None and rest is None:
+            nodes = self._healthy()
+            return await self._each(request, nodes, held, meter, observation, outcome, changes)
         body: bytes | AsyncIterator[bytes] | None = held if request.body_exists else None
         if rest is not None:
             body, candidates = _chained(held, rest), candidates[:1]
@@ -155,7 +160,7 @@ class FleetForwarder:
                 request, candidates, body, found, meter, observation, outcome
             )
         finally:
-            if managing:
+            if changes:
                 self.fleet.on_changed(candidates[0].node)
 
     def _healthy(self) -> list[Node]:
@@ -298,8 +303,10 @@ class FleetForwarder:
         meter: Meter | None,
         observation: RequestObservation | None,
         outcome: Outcome | None,
+        changes: bool,
     ) -> web.StreamResponse:
-        """Management (pull, create, delete, ...): every node in turn, one progress at a time."""
+        """Management (pull, create, delete, ...): every node in turn, one progress at a time.
+        `changes`: it changes the models on disk, so each node's /api/tags is polled after."""
         relay = _InTurn(request, meter, every=request.method == "HEAD")
         data = body if request.body_exists else None
         for node in nodes:
@@ -314,7 +321,8 @@ class FleetForwarder:
                 await relay.failed(node, _describe(exc))
             finally:
                 upstream.close()
-                self.fleet.on_changed(node)
+                if changes:
+                    self.fleet.on_changed(node)
         _route(outcome, ",".join(n.name for n in nodes), "each", len(nodes))
         return await relay.finish()
 

@@ -154,6 +154,10 @@ async def test_a_blob_counts_as_present_only_when_every_node_has_it() -> None:
     blob = b"a tiny model file"
     path = f"/api/blobs/sha256:{hashlib.sha256(blob).hexdigest()}"
     async with three_nodes() as nodes, fleet_proxy(nodes) as proxy:
+        fleet = proxy.fleet  # type: ignore[attr-defined]
+        retagged: list[str] = []
+        retag = fleet.on_changed
+        fleet.on_changed = lambda node: (retagged.append(node.name), retag(node))
         async with aiohttp.ClientSession() as http:
             async with http.post(nodes[2].url + path, data=blob) as response:
                 assert response.status == 201
@@ -163,3 +167,6 @@ async def test_a_blob_counts_as_present_only_when_every_node_has_it() -> None:
                 assert response.status == 201  # uploaded to every node in turn
             async with http.head(proxy.url + path) as response:
                 assert response.status == 200
+        assert retagged == []  # a blob changes no node's models: no /api/tags poll
+        await proxy.client().pull("gemma3:1b")
+        assert sorted(retagged) == ["a", "b", "c"]  # a pull does, on every node
