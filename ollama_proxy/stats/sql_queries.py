@@ -12,7 +12,6 @@ Every user value is a bound parameter (`:p0`, `:p1`, ...); identifiers come from
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,14 +27,10 @@ from ollama_proxy.stats.aggregate import (
 )
 from ollama_proxy.stats.query import Filters
 from ollama_proxy.stats.service import Cursor
+from ollama_proxy.store.rollups import sqlite_time
 
 TABLE = "request_logs"
 LOG_COLUMNS = ", ".join(REQUEST_FIELDS)
-
-
-def sqlite_time(value: datetime) -> str:
-    """SQLAlchemy's SQLite DateTime text ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): compared as text."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class SqlDialect:

@@ -466,8 +466,11 @@ class PgSession:
 
 
 def sqlite_time(value: datetime) -> str:
-    """SQLAlchemy's SQLite DateTime text (UTC), the raw rows' format."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    """SQLAlchemy's SQLite DateTime text ('YYYY-MM-DD HH:MM:SS.ffffff', UTC, naive), the raw
+    rows' format, which sorts and compares as time. A naive value is taken as UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
 
 
 GRAINS = (
@@ -565,10 +568,6 @@ async def add_inserted(
     await add_prepared(session, prepared)
 
 
-def _time_arg(session: Session, value: datetime) -> Any:
-    return sqlite_time(value) if session.kind == "sqlite" else value
-
-
 async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     """Roll up the next `batch` raw rows of the pending span; False when nothing is left.
 
@@ -582,7 +581,7 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
     span = await pending(session)
     if span is None:
         return False
-    lo, hi = _time_arg(session, span.next_ts), _time_arg(session, span.until_ts)
+    lo, hi = session.stamp(span.next_ts), session.stamp(span.until_ts)
     p0, p1, p2 = session.ph(0), session.ph(1), session.ph(2)
     found = await session.select(
         f"SELECT timestamp FROM request_logs WHERE timestamp >= {p0} AND timestamp < {p1} "
@@ -590,7 +589,7 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
         [lo, hi, int(batch)],
     )
     end = as_utc(found[0][0]) if found else span.until_ts
-    rows = await session.select(_backfill_sql(session), [lo, _time_arg(session, end)])
+    rows = await session.select(_backfill_sql(session), [lo, session.stamp(end)])
     if rows:
         # Pure CPU (value lists parsed, binned, coarsened; sketches encoded) goes to a worker
         # thread: on the loop, 20,000-row batches stalled every stream up to 44 ms at a time.
@@ -601,7 +600,7 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
             await session.execute_many(upsert_sql(session, table), encoded)
     await session.execute_many(
         f"UPDATE {BACKFILL_TABLE} SET next_ts = {p0} WHERE id = 1",
-        [(_time_arg(session, end),)],
+        [(session.stamp(end),)],
     )
     return end < span.until_ts
 
@@ -686,10 +685,9 @@ class Cells:
             self.sums[:, i].tolist() if is_float else self.sums[:, i].astype(np.int64).tolist()
             for i, is_float in enumerate(_FLOATS)
         ]
-        sqlite = session.kind == "sqlite"
         out = []
         for i, key in enumerate(self.keys):
-            stamp: Any = sqlite_time(self.last_ts[i]) if sqlite else self.last_ts[i]
+            stamp = session.stamp(self.last_ts[i])
             out.append((*key, *(column[i] for column in columns), stamp, lat[i], ttft[i]))
         return out
 

@@ -264,7 +264,7 @@ class SqlStore:
         stamp: object = cutoff
         key = "ctid"  # PostgreSQL's row address: the subquery's LIMIT bounds the batch
         if self.kind == "sqlite":
-            key, stamp = "rowid", _sqlite_time(cutoff)
+            key, stamp = "rowid", rollups.sqlite_time(cutoff)
         if rule.epoch:
             stamp = int(cutoff.timestamp())
         statement = sa.text(
@@ -372,13 +372,6 @@ _TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
 # Process-wide, as sqlite3's registry is; no other binding changes.
 sqlite3.register_adapter(type(None), cast(Any, {}.get))  # {}.get(None) is None
 sqlite3.register_adapter(bool, int)
-
-
-def _sqlite_time(stamp: datetime) -> str:
-    """SQLAlchemy's SQLite DateTime text form (UTC, naive), which sorts as time."""
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
-    return stamp.isoformat(" ", "microseconds")
 
 
 def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
