@@ -200,7 +200,7 @@ class SqlStore:
         try:
             await self._ready()
             async with self._rollup_lock, self.engine.begin() as conn:
-                distinct = _new(records, set())
+                distinct = _new(records)
                 insert = _insert_sqlite(conn, rows, len(distinct))
                 await rollups.add_inserted(rollups.SqliteSession(conn), distinct, insert)
         except Exception as exc:
@@ -222,7 +222,7 @@ class SqlStore:
                 driver = raw.driver_connection
                 assert driver is not None
                 async with driver.transaction():  # the stage empties at commit
-                    distinct = _new(records, set())
+                    distinct = _new(records)
                     insert = _copy_insert(driver, rows, len(distinct))
                     await rollups.add_inserted(rollups.PgSession(driver), distinct, insert)
         except Exception as exc:
@@ -420,9 +420,9 @@ async def _copy_insert(driver: Any, rows: Rows, distinct: int) -> set[str] | Non
     return None if len(inserted) == distinct else {row[0] for row in inserted}
 
 
-def _new(records: Sequence[RequestRecord], stored: set[str]) -> list[RequestRecord]:
-    """Records the insert adds: not stored yet, first of their id in the batch."""
-    seen = set(stored)
+def _new(records: Sequence[RequestRecord]) -> list[RequestRecord]:
+    """The first record of each id in the batch (the rows the insert may add)."""
+    seen: set[str] = set()
     out = []
     for record in records:
         if record.request_id not in seen:
