@@ -7,7 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ollama_proxy.config.fields import env, read_secret_file, split_commas
+from ollama_proxy.config.fields import env, fill_from_secret_file, split_commas
 
 
 class ApiSettings(BaseModel):
@@ -54,9 +54,7 @@ class ApiSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_admin_token_file(self) -> Self:
-        if self.admin_token_file and not self.admin_token:
-            secret = read_secret_file(self.admin_token_file, "ADMIN_TOKEN_FILE")
-            object.__setattr__(self, "admin_token", secret)
+        fill_from_secret_file(self, "admin_token")
         return self
 
     @field_validator("cors_origins", mode="before")

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ollama_proxy.config.fields import env, read_secret_file, split_commas
+from ollama_proxy.config.fields import env, fill_from_secret_file, split_commas
 
 STORE_SCHEMES = ("sqlite", "postgresql", "postgres", "clickhouse", "chdb")
 
@@ -155,12 +155,8 @@ class StoreSettings(BaseModel):
 
     @model_validator(mode="after")
     def _read_store_password_files(self) -> Self:
-        if self.clickhouse_password_file and not self.clickhouse_password:
-            secret = read_secret_file(self.clickhouse_password_file, "CLICKHOUSE_PASSWORD_FILE")
-            object.__setattr__(self, "clickhouse_password", secret)
-        if self.postgres_password_file and not self.postgres_password:
-            secret = read_secret_file(self.postgres_password_file, "POSTGRES_PASSWORD_FILE")
-            object.__setattr__(self, "postgres_password", secret)
+        fill_from_secret_file(self, "clickhouse_password")
+        fill_from_secret_file(self, "postgres_password")
         return self
 
     def effective_store_urls(self) -> list[str]:
