@@ -15,6 +15,7 @@ from ollama_proxy.records import (
     legacy_usage_source,
 )
 from ollama_proxy.stats.series import decode_rate, iso, pct_object, round_ms
+from ollama_proxy.store.rollups import SUM_COLUMNS
 
 BOOL_FIELDS = ("inference", "stream", "estimated", "thinking_estimated")
 INT_FIELDS = (
@@ -239,13 +240,8 @@ def joules_per_1k(row: dict[str, Any]) -> float | None:
     return round(float(row.get("energy_j_sum") or 0) * 1000 / tokens, 3)
 
 
-# Model measures that add up when two names turn out to be one model.
-_ADDITIVE = frozenset(
-    {"requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "eval_tokens",
-     "eval_ms", "latency_sum", "load_count", "load_ms_sum", "thinking_tokens", "thinking_ms_sum",
-     "thinking_count", "gpu_ms_sum", "load_charged_sum", "energy_j_sum", "energy_n",
-     "energy_tokens", "queue_wait_sum", "queue_wait_n"}
-)  # fmt: skip
+# Model measures that add up when two names turn out to be one model: the summed columns.
+_ADDITIVE = frozenset(SUM_COLUMNS)
 
 
 def merge_model_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
