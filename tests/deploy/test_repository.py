@@ -21,9 +21,17 @@ def tracked_text_files() -> list[Path]:
     return [f for f in files if f.is_file() and f.suffix not in (".png", ".jpg", ".ico", ".woff2")]
 
 
+def test_the_machine_path_pattern_tells_them_apart() -> None:
+    home, work = "/".join(("", "home", "alice", "x.py")), "/".join(("", "work", "x"))
+    assert MACHINE_PATH.search(f"see {home}") and MACHINE_PATH.search(work)  # (split: not found)
+    assert not MACHINE_PATH.search("/tmp/x /usr/bin/x /data/x a/work/x")
+
+
 def test_no_machine_paths_in_the_repository() -> None:
     found = []
-    for path in tracked_text_files():
+    files = tracked_text_files()
+    assert any(f.name == "README.md" for f in files), "no tracked files: not a git checkout?"
+    for path in files:
         try:
             text = path.read_text()
         except UnicodeDecodeError:
@@ -47,7 +55,9 @@ REQUEST_PATH = ("ollama_proxy/proxy", "ollama_proxy/meter", "ollama_proxy/live")
 def test_no_assert_on_the_request_path() -> None:
     found = []
     for folder in REQUEST_PATH:
-        for path in sorted((ROOT / folder).rglob("*.py")):
+        paths = sorted((ROOT / folder).rglob("*.py"))
+        assert paths, f"{folder}: no Python files (moved? update REQUEST_PATH)"
+        for path in paths:
             tree = ast.parse(path.read_text(), filename=str(path))
             found += [
                 f"{path.relative_to(ROOT)}:{node.lineno}"
