@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import structlog
@@ -27,6 +27,10 @@ from ollama_proxy.proxy.forwarded import parse_networks
 from ollama_proxy.proxy.handler import InFlight, ProxyHandler
 from ollama_proxy.proxy.observer import Observer
 from ollama_proxy.quota import QUOTAS, QuotaBook, parse_quotas, restore_from
+
+if TYPE_CHECKING:
+    from ollama_proxy.alerts.engine import AlertEngine
+    from ollama_proxy.records import RequestRecord
 
 log = structlog.get_logger("ollama_proxy.app")
 
@@ -158,7 +162,7 @@ def _fleet_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
     return ctx
 
 
-def build_alerts(settings: Settings, app: web.Application) -> Any:
+def build_alerts(settings: Settings, app: web.Application) -> AlertEngine:
     """The alert engine; an invalid ALERT_RULES file fails here, at start, naming the line."""
     from ollama_proxy.alerts.engine import AlertEngine
     from ollama_proxy.alerts.inputs import AppInputs
@@ -187,7 +191,7 @@ def build_alerts(settings: Settings, app: web.Application) -> Any:
     )
 
 
-def _alerts_ctx(engine: Any) -> Callable[[web.Application], AsyncIterator[None]]:
+def _alerts_ctx(engine: AlertEngine) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         handler = app[PROXY_HANDLER]
         submit, observe = handler.submit, engine.observe
@@ -195,7 +199,7 @@ def _alerts_ctx(engine: Any) -> Callable[[web.Application], AsyncIterator[None]]
             handler.submit = observe
         else:
 
-            def both(record: Any) -> None:
+            def both(record: RequestRecord) -> None:
                 submit(record)
                 observe(record)
 
