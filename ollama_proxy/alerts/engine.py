@@ -103,7 +103,6 @@ class AlertEngine:
         self._min_load_ms = specs["cold_load_thrash"].min_load_ms
         self._last_am_resend = 0.0
         self.evaluations = 0
-        self.last_error: str | None = None
 
     def now(self) -> float:
         return self._clock()
@@ -218,9 +217,7 @@ class AlertEngine:
         while True:
             try:
                 await action()
-                self.last_error = None
-            except Exception as exc:  # the evaluator must never take the proxy down
-                self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception:  # the evaluator must never take the proxy down
                 log.exception("alert_evaluation_failed")
             await asyncio.sleep(interval_s)
 
