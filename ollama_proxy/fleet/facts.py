@@ -23,7 +23,9 @@ _SEARCH = 64 * 1024  # head and tail searched in a large body
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """>>> facts(b'{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}').model
+    """What routing needs of a request body.
+
+    >>> facts(b'{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}').model
     'llama3.2:latest'
     """
 

@@ -15,7 +15,7 @@ as `error_type="meter_error"` and decoding stops; byte counts and timings go on.
 >>> m.observe_chunk(b'{"model":"llama3.2","response":"Hi","done":false}\\n', 0.2)
 >>> r = m.finish(0.3)
 >>> r.status, r.error_type, r.estimated, r.completion_tokens, r.model
-('error', 'truncated', True, 1, 'llama3.2')
+('error', 'truncated', True, 1, 'llama3.2:latest')
 """
 
 from __future__ import annotations
