@@ -312,12 +312,22 @@ def rows_of(found: Grain, stored: Stored, stamp: Callable[[datetime], Any]) -> l
     count = len(found.keys)
     lat = _sketches(count, *found.lat, lat_old)
     ttft = _sketches(count, *found.ttft, ttft_old)
-    sums = [
+    return _upsert_rows(found.keys, found.sums, [stamp(s) for s in found.last_ts], lat, ttft)
+
+
+def _upsert_rows(
+    keys: list[Key],
+    sums: np.ndarray,
+    stamps: list[Any],
+    lat: list[bytes | None],
+    ttft: list[bytes | None],
+) -> list[Row]:
+    """Rows in COLUMNS order; `sums` one array per SUM_COLUMNS (integer columns as int)."""
+    columns = [
         column.tolist() if is_float else column.astype(np.int64).tolist()
-        for column, is_float in zip(found.sums, _FLOATS, strict=True)
+        for column, is_float in zip(sums, _FLOATS, strict=True)
     ]
-    stamps = [stamp(s) for s in found.last_ts]
-    return [(*key, *rest) for key, *rest in zip(found.keys, *sums, stamps, lat, ttft, strict=True)]
+    return [(*key, *rest) for key, *rest in zip(keys, *columns, stamps, lat, ttft, strict=True)]
 
 
 def upsert_sql(session: Session, table: str) -> str:
@@ -681,15 +691,8 @@ class Cells:
     def rows(self, session: Session) -> list[tuple[Any, ...]]:
         lat = sketch.encode_groups(*sketch.grouped_counts(*self.lat), len(self.keys))
         ttft = sketch.encode_groups(*sketch.grouped_counts(*self.ttft), len(self.keys))
-        columns = [
-            self.sums[:, i].tolist() if is_float else self.sums[:, i].astype(np.int64).tolist()
-            for i, is_float in enumerate(_FLOATS)
-        ]
-        out = []
-        for i, key in enumerate(self.keys):
-            stamp = session.stamp(self.last_ts[i])
-            out.append((*key, *(column[i] for column in columns), stamp, lat[i], ttft[i]))
-        return out
+        stamps = [session.stamp(s) for s in self.last_ts]
+        return _upsert_rows(self.keys, self.sums.T, stamps, lat, ttft)
 
 
 def _values(session: Session, raw: list[Any]) -> tuple[np.ndarray, np.ndarray]:
