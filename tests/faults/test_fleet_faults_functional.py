@@ -109,7 +109,7 @@ async def test_sigkilled_node_under_20_streams(tmp_path: object) -> None:
 
 
 def _iptables(*args: str) -> None:
-    subprocess.run(["iptables", "-w", *args], check=True, capture_output=True)
+    subprocess.run(["iptables", "-w", "5", *args], check=True, capture_output=True, timeout=30)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ import aiohttp
 import pytest
 
 from bench.run import free_port, wait_http
+from tests.ci import missing
 from tests.faults.procs import Proc, record_figure, simulator
 from tests.pg import drop_pg_database, pg_database_or_skip, pg_url
 
@@ -322,14 +323,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "journal-disk"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+        capture_output=True,
+        timeout=30,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        missing(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(mount)], check=False, timeout=30)
 
 
 @pytest.mark.timeout(int(120 + 60 * SCALE))
