@@ -139,8 +139,9 @@ class Dispatcher:
     async def _post(self, target: Target, body: bytes, headers: dict[str, str]) -> str | None:
         assert self._session is not None
         try:
+            # The status is the answer; the body is never read (a receiver could send any
+            # size), so aiohttp closes the connection instead of reusing it: rare posts.
             async with self._session.post(target.url, data=body, headers=headers) as response:
-                await response.read()
                 if response.status >= 300:
                     return f"HTTP {response.status}"
                 return None

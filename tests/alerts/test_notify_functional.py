@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from aiohttp import web
 
 from ollama_proxy.alerts.lifecycle import Alert
 from ollama_proxy.alerts.notify import MAX_ATTEMPTS, Dispatcher
 from ollama_proxy.alerts.payloads import parse_target
 from tests.alerts.receiver import Receiver
+from tests.servers import start_app
 
 LINK = "http://proxy:11435/dashboard/#/alerts"
 
@@ -154,3 +157,27 @@ def test_parse_target_rejects_unknown_schemes() -> None:
         parse_target("slack+ftp://x")
     t = parse_target("ntfy+https://ntfy.sh/topic")
     assert (t.kind, t.url, t.display) == ("ntfy", "https://ntfy.sh/topic", "ntfy:https://ntfy.sh")
+
+
+async def test_the_receivers_answer_body_is_not_read() -> None:
+    # A 200 whose body never ends: the status is the answer; reading the body would buffer it
+    # until the attempt's timeout, then retry.
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        while True:
+            await response.write(b"x" * 65536)
+            await asyncio.sleep(0.001)
+
+    app = web.Application()
+    app.router.add_post("/hook", endless)
+    runner, url = await start_app(app)
+    try:
+        d = Dispatcher([parse_target(f"{url}/hook")], instance="i", link="", timeout_s=0.5)
+        await d.start()
+        d.send("firing", alert())
+        await d.drain(10)
+        await d.stop()
+        assert (d.stats()[0]["sent"], d.stats()[0]["failed"]) == (1, 0)
+    finally:
+        await runner.cleanup()
