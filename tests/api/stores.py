@@ -6,10 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from ollama_proxy.store import open_store
-from tests.pg import PG_ADMIN_DSN, create_pg_database, drop_pg_database
-
-# Re-exported: the API benchmark opens its PostgreSQL database through this module.
-__all__ = ["PG_ADMIN_DSN", "create_pg_database", "drop_pg_database", "open_test_store"]
 
 
 async def open_test_store(url: str) -> Any:
