@@ -122,7 +122,7 @@ def _sorted_counts(blob: bytes) -> tuple[list[int], list[int]]:
         keys, counts = _merged(blob)
         return keys.tolist(), counts.tolist()
     merged: dict[int, int] = {}
-    for key, count in _PAIR_STRUCT.iter_unpack(blob[: len(blob) - len(blob) % 6]):
+    for key, count in _PAIR_STRUCT.iter_unpack(_whole_pairs(blob)):
         merged[key] = merged.get(key, 0) + count
     ordered = sorted(merged)
     return ordered, [merged[k] for k in ordered]
@@ -166,7 +166,7 @@ def split_pairs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray, 
 
     One join and one `frombuffer` for all of them; a trailing partial pair is ignored.
     """
-    parts = [bytes(b[: len(b) - len(b) % 6]) if b else b"" for b in blobs]
+    parts = [_whole_pairs(bytes(b)) if b else b"" for b in blobs]
     sizes = np.fromiter((len(p) // 6 for p in parts), dtype=np.int64, count=len(parts))
     pairs = np.frombuffer(b"".join(parts), dtype=PAIR)
     owner = np.repeat(np.arange(len(parts), dtype=np.int64), sizes)
