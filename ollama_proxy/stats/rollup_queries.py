@@ -141,9 +141,7 @@ def rollup_sql(
     groups = [(bucket if name == "bucket" else name, f"g_{name}") for name in names]
     measures = [(m, sql) for m in agg.measures if (sql := _measure(dialect, m)) is not None]
     sketches = [SKETCH_OF[column] for column in agg.pct_columns()]
-    needed = {"bucket", "model", "instance", "client", "node"} | {
-        m for m in agg.measures if m in SUMMED
-    }
+    needed = set(rollups.KEY_COLUMNS) | {m for m in agg.measures if m in SUMMED}
     needed |= {"last_ts"} if "last_ts" in agg.measures else set()
     columns = ", ".join(sorted(needed | set(sketches)))
     union = " UNION ALL ".join(_piece_sql(p, agg, params, columns) for p in pieces)
