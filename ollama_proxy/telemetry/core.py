@@ -29,7 +29,7 @@ from ollama_proxy.operations import Route
 from ollama_proxy.records import RequestRecord
 from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.instruments import GaugeCallback, Instruments
-from ollama_proxy.telemetry.labels import DEFAULT_MAX_CLIENT_LABELS, DEFAULT_MAX_MODEL_LABELS
+from ollama_proxy.telemetry.labels import DEFAULT_MAX_MODEL_LABELS
 from ollama_proxy.telemetry.tracing import PROPAGATOR, Tracing
 
 if TYPE_CHECKING:
@@ -102,14 +102,12 @@ class Telemetry:
         scrape: ScrapeReader | None = None,
         closers: tuple[Callable[[], object], ...] = (),
         max_model_labels: int = DEFAULT_MAX_MODEL_LABELS,
-        max_client_labels: int = DEFAULT_MAX_CLIENT_LABELS,
     ) -> None:
         self.tracing = None if tracer_provider is None else Tracing(tracer_provider, upstream_url)
         self.instruments = Instruments(
             meter_provider,
             upstream_url,
             max_model_labels=max_model_labels,
-            max_client_labels=max_client_labels,
         )
         self.scrape = scrape
         self.tracer_provider = tracer_provider

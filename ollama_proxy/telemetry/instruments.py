@@ -28,7 +28,6 @@ from ollama_proxy.telemetry import names as n
 from ollama_proxy.telemetry.aggregates import Aggregates, AttrKey, AttrValue, HistogramState
 from ollama_proxy.telemetry.bridge import attach
 from ollama_proxy.telemetry.labels import (
-    DEFAULT_MAX_CLIENT_LABELS,
     DEFAULT_MAX_MODEL_LABELS,
     LabelBudget,
 )
@@ -72,12 +71,10 @@ class Instruments:
         upstream_url: URL,
         *,
         max_model_labels: int = DEFAULT_MAX_MODEL_LABELS,
-        max_client_labels: int = DEFAULT_MAX_CLIENT_LABELS,
     ) -> None:
         self.aggregates = Aggregates(start_ns=time_ns())
-        # Model and client values come from requests: budgeted (see labels.py).
+        # Model names come from requests: budgeted (see labels.py).
         self.models = LabelBudget(max_model_labels)
-        self.clients = LabelBudget(max_client_labels)
         self._meter = meter_provider.get_meter(n.SCOPE, VERSION)
         self._server: AttrKey = (
             (n.SERVER_ADDRESS, upstream_url.host or ""),
@@ -131,10 +128,6 @@ class Instruments:
         must not take a label.
         """
         return self.models.label(record.model, trusted=200 <= record.http_status < 300)
-
-    def client_label(self, client: str) -> str:
-        """A client value (API key label, address) as a metric label, within its budget."""
-        return self.clients.label(client)
 
     def _error_key(self, record: RequestRecord, model: str) -> AttrKey:
         return (

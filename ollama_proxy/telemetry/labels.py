@@ -17,7 +17,6 @@ from __future__ import annotations
 
 OTHER = "other"
 DEFAULT_MAX_MODEL_LABELS = 200
-DEFAULT_MAX_CLIENT_LABELS = 500
 
 
 class LabelBudget:

@@ -140,7 +140,6 @@ def build_telemetry(settings: Settings) -> Telemetry:
         settings.upstream_url,
         scrape=scrape,
         max_model_labels=settings.max_model_labels,
-        max_client_labels=settings.max_client_labels,
         closers=(meter_provider.shutdown,)
         if tracer_provider is None
         else (tracer_provider.shutdown, meter_provider.shutdown),
