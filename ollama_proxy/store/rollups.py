@@ -605,8 +605,8 @@ async def backfill_step(session: Session, batch: int = 20_000) -> bool:
         # thread: on the loop, 20,000-row batches stalled every stream up to 44 ms at a time.
         grains = await asyncio.to_thread(_backfill_grains, session, rows)
         for table, cells in grains.items():
-            await _merge_stored(session, table, cells)
-            encoded = await asyncio.to_thread(cells.rows, session)
+            stored = await _stored_rows(session, table, cells)
+            encoded = await asyncio.to_thread(_merged_rows, session, cells, stored)
             await session.execute_many(upsert_sql(session, table), encoded)
     await session.execute_many(
         f"UPDATE {BACKFILL_TABLE} SET next_ts = {p0} WHERE id = 1",
@@ -730,15 +730,26 @@ def _backfill_cells(session: Session, rows: list[Sequence[Any]]) -> Cells:
     return Cells(keys, sums, last_ts, lat, ttft)
 
 
-async def _merge_stored(session: Session, table: str, cells: Cells) -> None:
-    """Add to `cells` the stored rows of the same keys (a minute or hour the previous step,
-    or the proxy's own writes, already filled; the all-time rows). One range read."""
+async def _stored_rows(session: Session, table: str, cells: Cells) -> list[Sequence[Any]]:
+    """The stored rows in the buckets `cells` spans (a minute or hour the previous step, or
+    the proxy's own writes, already filled; the all-time rows). One range read."""
     buckets = [key[0] for key in cells.keys]
     p0, p1 = session.ph(0), session.ph(1)
-    stored = await session.select(
+    return await session.select(
         f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE bucket >= {p0} AND bucket <= {p1}",
         [min(buckets), max(buckets)],
     )
+
+
+def _merged_rows(session: Session, cells: Cells, stored: list[Sequence[Any]]) -> list[Row]:
+    """Pure CPU, run in a worker thread: `cells` with the stored rows of the same keys
+    added, as upsert rows."""
+    _merge_stored(cells, stored)
+    return cells.rows(session)
+
+
+def _merge_stored(cells: Cells, stored: list[Sequence[Any]]) -> None:
+    """Add to `cells` the stored rows of the same keys (a Python pass over every row read)."""
     index = {key: i for i, key in enumerate(cells.keys)}
     hits = [(index[k], row) for row in stored if (k := _key_of(row)) in index]
     if not hits:

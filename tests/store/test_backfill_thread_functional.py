@@ -22,6 +22,7 @@ async def test_backfill_cells_and_rows_are_built_in_worker_threads(
 ) -> None:
     threads: list[threading.Thread] = []
     cells_of, rows_of = rollups._backfill_cells, rollups.Cells.rows
+    merge_of = rollups._merge_stored
 
     def watched_cells(session: Any, rows: Any) -> Any:
         threads.append(threading.current_thread())
@@ -30,6 +31,12 @@ async def test_backfill_cells_and_rows_are_built_in_worker_threads(
     def watched_rows(self: Any, session: Any) -> Any:
         threads.append(threading.current_thread())
         return rows_of(self, session)
+
+    def watched_merge(cells: Any, stored: Any) -> None:
+        merged.append(threading.current_thread())
+        merge_of(cells, stored)
+
+    merged: list[threading.Thread] = []
 
     store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
     await store.open()
@@ -57,9 +64,11 @@ async def test_backfill_cells_and_rows_are_built_in_worker_threads(
             )
         monkeypatch.setattr(rollups, "_backfill_cells", watched_cells)
         monkeypatch.setattr(rollups.Cells, "rows", watched_rows)
+        monkeypatch.setattr(rollups, "_merge_stored", watched_merge)
         while await store.backfill_step(20):  # type: ignore[attr-defined]
             pass
         assert threads and threading.main_thread() not in threads
+        assert merged and threading.main_thread() not in merged  # the stored rows' merge too
         total = await store.fetch(f"SELECT sum(requests) AS n FROM {rollups.TOTAL_TABLE}", {})
         assert total[0]["n"] == len(records)
     finally:
