@@ -14,7 +14,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from aiohttp import web
 
@@ -243,6 +243,7 @@ async def _stream(
     sent = 0
     thinking = len(thoughts)
     steps = itertools.chain(thoughts, tokens) if thinking else tokens
+    thinker = cast(ThinkingFlavor, flavor)  # used only when there are thoughts (checked then)
     try:
         for index, token in enumerate(steps):
             await pacer.wait(index)
@@ -252,7 +253,7 @@ async def _stream(
             if not response.prepared:
                 await response.prepare(request)
             if index < thinking:
-                frames = flavor.thinking_frames(index, token)  # type: ignore[attr-defined]
+                frames = thinker.thinking_frames(index, token)
             else:
                 frames = flavor.frames(index, token)
             for frame in frames:
@@ -336,7 +337,7 @@ async def _single(
         raise
     m = metrics(eval_started, total)
     if len(thoughts):
-        body = flavor.thinking_body(tokens.text(), thoughts.text(), m)  # type: ignore[attr-defined]
+        body = cast(ThinkingFlavor, flavor).thinking_body(tokens.text(), thoughts.text(), m)
     else:
         body = flavor.body(tokens.text(), m)
     sim.stats.record_done()
