@@ -242,10 +242,7 @@ class RollupStatsBackend(SqlStatsBackend):
             except Exception:  # no rollup tables (not migrated yet): raw rows answer
                 return False
             first, until = (rows[0]["next_ts"], rows[0]["until_ts"]) if rows else (None, None)
-            if first is None or until is None:
-                self._complete = True
-            else:
-                self._complete = rollups.as_utc(first) >= rollups.as_utc(until)
+            self._complete = rollups.pending_span(first, until) is None
         return self._complete
 
     async def aggregate(self, agg: Aggregate) -> list[dict[str, Any]]:

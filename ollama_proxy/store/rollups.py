@@ -529,12 +529,17 @@ class Pending:
         return self.next_ts <= stamp < self.until_ts
 
 
+def pending_span(next_ts: datetime | str | None, until_ts: datetime | str | None) -> Pending | None:
+    """The backfill state row's columns -> the span still to roll up (None: nothing)."""
+    if next_ts is None or until_ts is None:
+        return None
+    span = Pending(as_utc(next_ts), as_utc(until_ts))
+    return span if span.next_ts < span.until_ts else None
+
+
 async def pending(session: Session) -> Pending | None:
     rows = await session.select(f"SELECT next_ts, until_ts FROM {BACKFILL_TABLE} WHERE id = 1", [])
-    if not rows or rows[0][0] is None or rows[0][1] is None:
-        return None
-    span = Pending(as_utc(rows[0][0]), as_utc(rows[0][1]))
-    return span if span.next_ts < span.until_ts else None
+    return pending_span(rows[0][0], rows[0][1]) if rows else None
 
 
 async def lock(session: Session) -> None:
