@@ -13,7 +13,6 @@ refresh of the 7-day decode-speed baselines.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ from ollama_proxy.alerts.rules import (
 )
 from ollama_proxy.alerts.window import RecordWindow
 from ollama_proxy.records import RequestRecord
+from ollama_proxy.tasks import cancel_and_wait, every
 
 log = structlog.get_logger("ollama_proxy.alerts")
 
@@ -190,18 +190,18 @@ class AlertEngine:
         if self.dispatcher is not None:
             await self.dispatcher.start()
         self._tasks = [
-            asyncio.create_task(self._every(self.eval_interval_s, self._tick), name="alerts"),
             asyncio.create_task(
-                self._every(BASELINE_REFRESH_S, self.refresh_baselines), name="alert-baselines"
+                every(self.eval_interval_s, self._tick, log, "alert_evaluation_failed"),
+                name="alerts",
+            ),
+            asyncio.create_task(
+                every(BASELINE_REFRESH_S, self.refresh_baselines, log, "alert_evaluation_failed"),
+                name="alert-baselines",
             ),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         if self.dispatcher is not None:
             await self.dispatcher.drain(timeout_s=2.0)  # a last resolved message, if quick
             await self.dispatcher.stop()
@@ -212,14 +212,6 @@ class AlertEngine:
             self.fold(now, FOLD_SLICE)
             await asyncio.sleep(0)
         self.evaluate_once(now)
-
-    async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            try:
-                await action()
-            except Exception:  # the evaluator must never take the proxy down
-                log.exception("alert_evaluation_failed")
-            await asyncio.sleep(interval_s)
 
     # --- what the API and /metrics read ----------------------------------------------------
     def firing_counts(self) -> list[tuple[float, dict[str, str]]]:

@@ -17,6 +17,7 @@ import orjson
 import structlog
 
 from ollama_proxy.fleet.nodes import Fleet, Node
+from ollama_proxy.tasks import cancel_and_wait
 
 log = structlog.get_logger("ollama_proxy.fleet")
 PROBE_ERRORS = (aiohttp.ClientError, TimeoutError, OSError, ValueError)
@@ -51,11 +52,7 @@ class Poller:
         self._tasks = [asyncio.create_task(self._run(node)) for node in self.fleet.nodes]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def kick(self, node: Node) -> None:
         self._kicks[node.index].set()

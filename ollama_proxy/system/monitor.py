@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,8 +16,10 @@ from ollama_proxy.config import Settings
 from ollama_proxy.records import MetricPoint
 from ollama_proxy.system.residency import Key, ResidencyEvent, Resident, Timeline, parse_ps
 from ollama_proxy.system.samplers import GpuSample, OffLoop, Sampler, SystemSample
+from ollama_proxy.tasks import cancel_and_wait, every
 
 log = structlog.get_logger("ollama_proxy.system")
+FAILED = "system_sample_failed"  # a sampler must never take the proxy down
 
 Counters = Callable[[], tuple[int, int]]  # (requests so far, errors so far)
 
@@ -66,16 +67,16 @@ class SystemMonitor:
     # --- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._every(self._settings.metrics_export_interval, self.sample)),
-            asyncio.create_task(self._every(self._settings.ps_poll_interval_s, self.poll_ps)),
+            asyncio.create_task(
+                every(self._settings.metrics_export_interval, self.sample, log, FAILED)
+            ),
+            asyncio.create_task(
+                every(self._settings.ps_poll_interval_s, self.poll_ps, log, FAILED)
+            ),
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         if self._own_session is not None:
             await self._own_session.close()
         self.host_sampler.close()
@@ -90,14 +91,6 @@ class SystemMonitor:
         if self._own_session is None:
             self._own_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4))
         return self._own_session
-
-    async def _every(self, interval_s: float, action: Callable[[], Any]) -> None:
-        while True:
-            try:
-                await action()
-            except Exception:  # a sampler must never take the proxy down
-                log.exception("system_sample_failed")
-            await asyncio.sleep(interval_s)
 
     async def poll_once(self) -> None:
         await self.sample()
