@@ -10,6 +10,7 @@ Distributed tables are added.
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -150,6 +151,8 @@ class _Backend:
         pass
 
 
+_FIELD_GETTERS = [operator.attrgetter(name) for name in REQUEST_FIELDS]
+
 # chDB keeps one engine per process: sessions are shared by path and used under a lock.
 _CHDB_LOCK = threading.Lock()
 _CHDB_SESSIONS: dict[str, Any] = {}
@@ -184,11 +187,12 @@ class _ChdbBackend(_Backend):
         """Columns through Arrow: chDB reads them without parsing text (about 200k rows/s).
 
         One list per field (not zip over row tuples): it allocates far fewer objects, and
-        the garbage collector's passes over them were half the cost.
+        the garbage collector's passes over them were half the cost. `map` over an attribute
+        getter fills each list in C.
         """
         import pyarrow as pa  # a dependency of chdb
 
-        arrays = [pa.array([getattr(r, name) for r in records]) for name in REQUEST_FIELDS]
+        arrays = [pa.array(list(map(get, records))) for get in _FIELD_GETTERS]
         table = pa.Table.from_arrays(arrays, names=list(REQUEST_FIELDS))  # noqa: F841
         names = ", ".join(REQUEST_FIELDS)
         with _CHDB_LOCK:

@@ -46,6 +46,7 @@ TABLES = {
     "hour": "request_rollup_hour",
 }
 TOTAL_TABLE = "request_rollup_total"
+ROLLUP_TABLES = (*TABLES.values(), TOTAL_TABLE)
 STEPS = {"minute": 60, "5m": 300, "hour": 3600}
 KEY_COLUMNS = ("bucket", "model", "instance", "client", "node")
 # Sums per row, named as the stats measures they answer (stats/aggregate.py). A new summed

@@ -209,7 +209,7 @@ async def assert_rollups_answer_as_raw(store: SqlStore) -> None:
 async def rollup_rows(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     async with store.engine.connect() as conn:
-        for table in (*rollups.TABLES.values(), rollups.TOTAL_TABLE):
+        for table in rollups.ROLLUP_TABLES:
             columns = ", ".join(c for c in rollups.COLUMNS if c not in rollups.SKETCH_COLUMNS)
             result = await conn.execute(
                 sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")
@@ -222,7 +222,7 @@ async def rollup_sketches(store: SqlStore) -> dict[str, list[tuple[Any, ...]]]:
     """Every rollup row's key and decoded sketches (bin counts, however the pairs are laid)."""
     out = {}
     async with store.engine.connect() as conn:
-        for table in (*rollups.TABLES.values(), rollups.TOTAL_TABLE):
+        for table in rollups.ROLLUP_TABLES:
             columns = ", ".join((*rollups.KEY_COLUMNS, *rollups.SKETCH_COLUMNS))
             result = await conn.execute(
                 sa.text(f"SELECT {columns} FROM {table} ORDER BY 1, 2, 3, 4, 5")

@@ -74,7 +74,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def _truncate(backend: Store) -> None:
-    for table in ("request_logs", "ollama_metrics", "request_content"):
+    from ollama_proxy.store import rollups
+
+    sql_rollups = () if backend.kind in ("chdb", "clickhouse") else rollups.ROLLUP_TABLES
+    for table in ("request_logs", "ollama_metrics", "request_content", *sql_rollups):
         if backend.kind in ("chdb", "clickhouse"):
             await backend.execute(f"TRUNCATE TABLE {table}")  # type: ignore[attr-defined]
         else:

@@ -60,6 +60,26 @@ async def test_writes_land_and_retries_do_not_duplicate(store: Store) -> None:
     assert int(rows[0]["c"]) == int(rows[0]["g"]) == expected
 
 
+async def test_a_batch_mixing_stored_and_new_ids_adds_only_the_new(store: Store) -> None:
+    """PostgreSQL COPYs a batch straight into the table and falls back to the stage when an
+    id is already stored or repeats within the batch: the new rows land either way, once,
+    and the rollups count them once (the SQL stores' request counts equal the raw rows')."""
+    stored, fresh = records(30, seed=5), records(20, seed=6)
+    await store.write_requests(stored)
+    await store.write_requests(stored[25:] + fresh[:10])  # a replay that grew
+    await store.write_requests([fresh[10], fresh[10], fresh[11]])  # an id twice in a batch
+    assert await count(store) == 30 + 10 + 2
+    if store.kind in ("sqlite", "postgres"):
+        rows = await store.fetch(
+            "SELECT sum(requests) AS n, sum(completion_tokens) AS c FROM request_rollup_total"
+        )
+        added = stored + fresh[:12]
+        assert (int(rows[0]["n"]), int(rows[0]["c"])) == (
+            len(added),
+            sum(r.completion_tokens for r in added),
+        )
+
+
 async def test_every_record_field_round_trips(store: Store) -> None:
     [record] = records(1)
     record.error_message = "quote ' and \\ and \n newline"
