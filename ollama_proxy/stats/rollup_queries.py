@@ -236,9 +236,7 @@ class RollupStatsBackend(SqlStatsBackend):
     async def _rollups_complete(self) -> bool:
         if not self._complete:
             try:
-                rows = await self._fetch(
-                    f"SELECT next_ts, until_ts FROM {rollups.BACKFILL_TABLE} WHERE id = 1", {}
-                )
+                rows = await self._fetch(rollups.BACKFILL_STATE_SQL, {})
             except Exception:  # no rollup tables (not migrated yet): raw rows answer
                 return False
             first, until = (rows[0]["next_ts"], rows[0]["until_ts"]) if rows else (None, None)

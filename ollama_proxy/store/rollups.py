@@ -25,6 +25,7 @@ count them) and the backfill moves `next_ts` forward one batch per transaction.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -346,7 +347,17 @@ def upsert_sql(session: Session, table: str) -> str:
 def add_sql(session: Session, table: str, source: str = "") -> str:
     """Sums add up in SQL; the newest timestamp wins; sketches are the merged ones.
     `source`: a SELECT of COLUMNS (default: one row of parameters)."""
-    values = source or "VALUES (" + ", ".join(session.ph(i) for i in range(len(COLUMNS))) + ")"
+    return _add_sql(session.kind, table, source)
+
+
+def sqlite_add_sql(table: str) -> str:
+    return _add_sql("sqlite", table, "")
+
+
+@functools.cache
+def _add_sql(kind: str, table: str, source: str) -> str:
+    marks = ["?" if kind == "sqlite" else f"${i + 1}" for i in range(len(COLUMNS))]
+    values = source or "VALUES (" + ", ".join(marks) + ")"
     adds = [f"{c} = {table}.{c} + excluded.{c}" for c in SUM_COLUMNS]
     newest = (
         f"last_ts = CASE WHEN {table}.last_ts IS NULL OR excluded.last_ts > {table}.last_ts "
@@ -373,12 +384,36 @@ class Session(Protocol):
     def stamp(self, value: datetime) -> Any: ...
 
 
-def _stored_pairs(rows: Iterable[Sequence[Any]]) -> Stored:
+def stored_pairs(rows: Iterable[Sequence[Any]]) -> Stored:
     return {(int(r[0]), r[1], r[2], r[3], r[4]): (r[5], r[6]) for r in rows}
 
 
 _COLUMN_LIST = ", ".join(COLUMNS)
 _SKETCH_SELECT = f"SELECT {', '.join(KEY_COLUMNS)}, {', '.join(SKETCH_COLUMNS)} FROM "
+
+
+def sqlite_sketch_queries(table: str, keys: list[Key]) -> list[tuple[str, list[Any]]]:
+    """The reads of the stored sketches of these keys: by bucket over the primary key (a
+    batch spans a few minutes), the all-time rows by their dimensions (SQLite cannot seek a
+    row-value IN over all five columns: it would scan the table)."""
+    queries: list[tuple[str, list[Any]]] = []
+    if table == TOTAL_TABLE:
+        dims = sorted({key[1:] for key in keys})
+        for start in range(0, len(dims), 200):
+            chunk = dims[start : start + 200]
+            tuples = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            sql = (
+                f"{_SKETCH_SELECT}{table} WHERE bucket = 0 AND "
+                f"(model, instance, client, node) IN (VALUES {tuples})"
+            )
+            queries.append((sql, [v for dim in chunk for v in dim]))
+    else:
+        buckets = sorted({key[0] for key in keys})
+        for start in range(0, len(buckets), 500):
+            part = buckets[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            queries.append((f"{_SKETCH_SELECT}{table} WHERE bucket IN ({marks})", part))
+    return queries
 
 
 class SqliteSession:
@@ -407,28 +442,10 @@ class SqliteSession:
         await self.execute_many(add_sql(self, table), rows)
 
     async def sketches(self, table: str, keys: list[Key]) -> Stored:
-        """The stored sketches of these keys: by bucket over the primary key (a batch spans a
-        few minutes), the all-time rows by their dimensions (SQLite cannot seek a row-value
-        IN over all five columns: it would scan the table)."""
         rows: list[Sequence[Any]] = []
-        if table == TOTAL_TABLE:
-            dims = sorted({key[1:] for key in keys})
-            for start in range(0, len(dims), 200):
-                chunk = dims[start : start + 200]
-                tuples = ", ".join("(?, ?, ?, ?)" for _ in chunk)
-                rows += await self.select(
-                    f"{_SKETCH_SELECT}{table} WHERE bucket = 0 AND "
-                    f"(model, instance, client, node) IN (VALUES {tuples})",
-                    [v for dim in chunk for v in dim],
-                )
-        else:
-            buckets = sorted({key[0] for key in keys})
-            for start in range(0, len(buckets), 500):
-                part = buckets[start : start + 500]
-                marks = ", ".join("?" for _ in part)
-                sql = f"{_SKETCH_SELECT}{table} WHERE bucket IN ({marks})"
-                rows += await self.select(sql, part)
-        return _stored_pairs(rows)
+        for sql, args in sqlite_sketch_queries(table, keys):
+            rows += await self.select(sql, args)
+        return stored_pairs(rows)
 
 
 class PgSession:
@@ -473,7 +490,7 @@ class PgSession:
             "(SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]))",
             [list(c) for c in columns],
         )
-        return _stored_pairs(rows)
+        return stored_pairs(rows)
 
 
 def sqlite_time(value: datetime) -> str:
@@ -538,8 +555,11 @@ def pending_span(next_ts: datetime | str | None, until_ts: datetime | str | None
     return span if span.next_ts < span.until_ts else None
 
 
+BACKFILL_STATE_SQL = f"SELECT next_ts, until_ts FROM {BACKFILL_TABLE} WHERE id = 1"
+
+
 async def pending(session: Session) -> Pending | None:
-    rows = await session.select(f"SELECT next_ts, until_ts FROM {BACKFILL_TABLE} WHERE id = 1", [])
+    rows = await session.select(BACKFILL_STATE_SQL, [])
     return pending_span(rows[0][0], rows[0][1]) if rows else None
 
 
@@ -553,7 +573,7 @@ async def lock(session: Session) -> None:
         await session.select(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})", [])
 
 
-def _outside(span: Pending | None, records: Sequence[RequestRecord]) -> list[RequestRecord]:
+def outside(span: Pending | None, records: Sequence[RequestRecord]) -> list[RequestRecord]:
     """The records the backfill will not count (those of its pending span it will)."""
     if span is None:
         return list(records)
@@ -571,17 +591,24 @@ async def add_inserted(
     state read here holds until the transaction ends.
     """
     await lock(session)
-    wanted = _outside(await pending(session), records)
+    wanted = outside(await pending(session), records)
     preparing = asyncio.ensure_future(asyncio.to_thread(prepare_records, wanted))
     try:
         added = await insert
     finally:
         prepared = await preparing
-    if added is not None:
-        kept = [r for r in wanted if r.request_id in added]
-        if len(kept) != len(wanted):
-            prepared = await asyncio.to_thread(prepare_records, kept)
+    kept_records = kept(wanted, added)
+    if kept_records is not wanted:
+        prepared = await asyncio.to_thread(prepare_records, kept_records)
     await add_prepared(session, prepared)
+
+
+def kept(wanted: list[RequestRecord], added: set[str] | None) -> list[RequestRecord]:
+    """The records of `wanted` the insert added (`added` None: all of them, `wanted` itself)."""
+    if added is None:
+        return wanted
+    out = [r for r in wanted if r.request_id in added]
+    return wanted if len(out) == len(wanted) else out
 
 
 async def backfill_step(session: Session, batch: int = 20_000) -> bool:

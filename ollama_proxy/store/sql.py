@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -32,6 +31,7 @@ from ollama_proxy.records import (
 from ollama_proxy.store import migrations, retention, rollups
 from ollama_proxy.store.base import StoreState, mask_password
 from ollama_proxy.store.retention import RetentionRule
+from ollama_proxy.store.sqlite_writer import SqliteWriter, distinct_records, sqlite_pragmas
 from ollama_proxy.store.tables import ollama_metrics, request_content
 
 log = structlog.get_logger("ollama_proxy.store")
@@ -39,8 +39,6 @@ log = structlog.get_logger("ollama_proxy.store")
 # How long a second proxy starting at the same time waits for the first one's migrations.
 MIGRATION_LOCK_TIMEOUT_S = 120.0
 BACKFILL_STOP_TIMEOUT_S = 30.0  # a backfill batch in flight at close is let to commit
-WAL_CHECKPOINT_PAGES = 16_384  # 64 MiB of 4 KiB pages
-WRITER_CACHE_KIB = 32_768  # the SQLite request-log writer's page cache (one connection)
 
 
 def engine_url(url: str, password: str = "") -> str:
@@ -55,27 +53,7 @@ def engine_url(url: str, password: str = "") -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    # FULL: a commit is on disk when it returns (the WAL is fsynced at each commit). The
-    # journal drops a segment once every store acknowledged it, so an acknowledged commit
-    # must survive a power loss; NORMAL only guarantees that at checkpoints.
-    cursor.execute("PRAGMA synchronous=FULL")
-    # Checkpoint every 64 MiB of WAL instead of SQLite's 4 MiB: a page that several commits
-    # change is copied into the database once per checkpoint, not once per commit (random
-    # request ids change an index page for nearly every row: 1M rows went in 25% faster).
-    # The WAL file is truncated back to that size after a checkpoint that outgrew it.
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 4096}")
-    cursor.close()
-
-
-def _sqlite_writer_pragmas(dbapi_connection: Any, record: Any) -> None:
-    """The request-log writer's connection: a page cache that holds a batch's changed pages.
-    With SQLite's 2 MiB default, a batch of random ids (an index page changed per row)
-    spills changed pages to the WAL before the commit, and reads them back."""
-    _sqlite_pragmas(dbapi_connection, record)
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+    sqlite_pragmas(cursor)
     cursor.close()
 
 
@@ -126,15 +104,12 @@ class SqlStore:
         else:
             options["connect_args"] = {"timeout": timeout_s}  # SQLite's busy timeout
         self.engine: AsyncEngine = create_async_engine(engine_url(url, password), **options)
-        # SQLite: request logs go through a connection of their own, whose larger page cache
-        # (WRITER_CACHE_KIB) readers do not each get.
-        self._writer = self.engine
+        # SQLite: request logs go through a sqlite3 connection on a thread of its own
+        # (store/sqlite_writer.py); reads and other writes through the engine.
+        self._writer: SqliteWriter | None = None
         if self.kind == "sqlite":
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            self._writer = create_async_engine(
-                engine_url(url), **options, pool_size=1, max_overflow=0
-            )
-            sa.event.listen(self._writer.sync_engine, "connect", _sqlite_writer_pragmas)
+            self._writer = SqliteWriter(self._sqlite_path, busy_timeout_s=timeout_s)
         self._insert = sqlite.insert if self.kind == "sqlite" else postgresql.insert
         # Rollup read-modify-writes of this process one at a time (SQLite has one writer;
         # PostgreSQL also takes an advisory lock, for other processes).
@@ -220,15 +195,14 @@ class SqlStore:
             await self._sqlite_requests(records)
 
     async def _sqlite_requests(self, records: Sequence[RequestRecord]) -> None:
-        """Plain executemany of tuples: SQLAlchemy's per-row dict processing costs more than
-        SQLite's own insert. Timestamps in SQLAlchemy's SQLite DateTime text form."""
-        rows = [_sqlite_tuple(r) for r in records]
+        """Raw rows and their rollups in one job of the writer's thread."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("not a SQLite store")
         try:
             await self._ready()
-            async with self._rollup_lock, self._writer.begin() as conn:
-                distinct = _new(records)
-                insert = _insert_sqlite(conn, rows, len(distinct))
-                await rollups.add_inserted(rollups.SqliteSession(conn), distinct, insert)
+            async with self._rollup_lock:
+                await writer.write(records)
         except Exception as exc:
             self.state.failed(exc)
             raise
@@ -248,7 +222,7 @@ class SqlStore:
                 driver = raw.driver_connection
                 assert driver is not None
                 async with driver.transaction():  # the stage empties at commit
-                    distinct = _new(records)
+                    distinct = distinct_records(records)
                     insert = _copy_insert(driver, rows, len(distinct))
                     await rollups.add_inserted(rollups.PgSession(driver), distinct, insert)
         except Exception as exc:
@@ -380,57 +354,13 @@ class SqlStore:
                 self._backfill.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._backfill
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
-        if self._writer is not self.engine:
-            await self._writer.dispose()
 
 
 _COPY_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
-_SQLITE_INSERT = (
-    f"INSERT OR IGNORE INTO request_logs ({', '.join(_COPY_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COPY_COLUMNS)})"
-)
-_TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
-
-# The sqlite3 module binds int, float, str and bytes directly but sends every other value
-# (None, bool) through its adapter protocol: a registry miss and two attribute lookups, about
-# 0.3 us each. A raw row holds about 17 of them (nullable fields, flags): some 10% of the
-# insert. Registered adapters are one dict hit and a C call, with the same values bound: None
-# stays NULL (`{}.get` returns None), a bool its integer, as sqlite3 binds it by default.
-# Process-wide, as sqlite3's registry is; no other binding changes.
-sqlite3.register_adapter(type(None), cast(Any, {}.get))  # {}.get(None) is None
-sqlite3.register_adapter(bool, int)
-
-
-def _sqlite_tuple(record: RequestRecord) -> tuple[object, ...]:
-    row = list(request_values(record))
-    stamp = record.timestamp
-    if stamp.tzinfo is UTC:  # the recorder's own: its text less the '+00:00'
-        row[_TIMESTAMP_INDEX] = stamp.isoformat(" ", "microseconds")[:26]
-    else:
-        row[_TIMESTAMP_INDEX] = rollups.sqlite_time(stamp)
-    row.append(record.completion_tokens)
-    return tuple(row)
-
-
 Rows = list[tuple[object, ...]]
-
-
-async def _insert_sqlite(conn: Any, rows: Rows, distinct: int) -> set[str] | None:
-    """INSERT OR IGNORE the rows: None when it added all `distinct` ids, else those it added.
-
-    New rows get rowids above the largest before the insert, so the added ids are read back
-    only when some were already stored (a replay), not looked up one by one every time.
-    """
-    before = await conn.exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM request_logs")
-    top = before.scalar()
-    result = await conn.exec_driver_sql(_SQLITE_INSERT, rows)
-    if result.rowcount == distinct:
-        return None
-    added = await conn.exec_driver_sql(
-        "SELECT request_id FROM request_logs WHERE rowid > ?", (top,)
-    )
-    return {row[0] for row in added.fetchall()}
 
 
 async def _copy_insert(driver: Any, rows: Rows, distinct: int) -> set[str] | None:
@@ -463,17 +393,6 @@ async def _copy_insert(driver: Any, rows: Rows, distinct: int) -> set[str] | Non
         "ON CONFLICT DO NOTHING RETURNING request_id"
     )
     return None if len(inserted) == distinct else {row[0] for row in inserted}
-
-
-def _new(records: Sequence[RequestRecord]) -> list[RequestRecord]:
-    """The first record of each id in the batch (the rows the insert may add)."""
-    seen: set[str] = set()
-    out = []
-    for record in records:
-        if record.request_id not in seen:
-            seen.add(record.request_id)
-            out.append(record)
-    return out
 
 
 def _content_row(item: ContentRecord) -> dict[str, Any]:
