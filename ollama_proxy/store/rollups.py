@@ -262,11 +262,17 @@ def grain_cells(batch: Batch, step: int) -> Grain:
     codes, cell_of = np.unique(buckets * n_dims + batch.dim_of, return_inverse=True)
     cell_of = cell_of.reshape(-1)
     count = len(codes)
-    sums = np.array([np.bincount(cell_of, weights=a, minlength=count) for a in batch.addends])
-    # The newest record of each cell: sort by (cell, time), take each cell's last.
+    # Records sorted by (cell, time): each cell's sums in one reduceat over its run (one call
+    # for every sum column, not one bincount each), and its newest record is its run's last.
     order = np.lexsort((batch.epoch, cell_of))
     grouped = cell_of[order]
-    ends = order[np.flatnonzero(np.r_[grouped[1:] != grouped[:-1], True])] if count else order
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if count else order
+    sums = (
+        np.add.reduceat(batch.addends[:, order], starts, axis=1)
+        if count
+        else np.zeros((len(SUM_COLUMNS), 0))
+    )
+    ends = order[np.r_[starts[1:] - 1, len(order) - 1]] if count else order
     keys: list[Key] = [
         (bucket, *batch.dims[dim])
         for bucket, dim in zip((codes // n_dims).tolist(), (codes % n_dims).tolist(), strict=True)
