@@ -13,6 +13,8 @@ Case is kept too: `/api/tags` and `/api/ps` list names as they were pulled.
 
 from __future__ import annotations
 
+import functools
+
 # Longest model name a record keeps: Ollama's own names are far shorter (host, namespace,
 # model and tag are each capped well below this), so anything longer is a client's junk.
 MODEL_NAME_MAX = 200
@@ -30,7 +32,16 @@ def canonical_model(name: str) -> str:
 
     >>> canonical_model("m@sha256:abc"), canonical_model(" m:7b ")
     ('m:latest@sha256:abc', 'm:7b')
+
+    Every metered request asks this of its model, nearly always one of a few names: those up
+    to MODEL_NAME_MAX long are remembered (1,024 at most), longer junk is worked out each time.
     """
+    if len(name) > MODEL_NAME_MAX:
+        return _canonical(name)
+    return _canonical_remembered(name)
+
+
+def _canonical(name: str) -> str:
     name = name.strip()
     if not name:
         return ""
@@ -40,6 +51,9 @@ def canonical_model(name: str) -> str:
     if ":" not in base.rsplit("/", 1)[-1]:
         base += ":latest"
     return clip(base + at + digest)
+
+
+_canonical_remembered = functools.lru_cache(maxsize=1024)(_canonical)
 
 
 def stored_names(name: str) -> tuple[str, ...]:
