@@ -44,9 +44,7 @@ def open_store(url: str, settings: Settings | None = None) -> Store:
 
 
 def _sql_store(url: str, settings: Settings) -> Store:
-    from ollama_proxy.store.retention import RetentionRule
-    from ollama_proxy.store.rollups import rollup_rules
-    from ollama_proxy.store.sql import SqlStore
+    from ollama_proxy.store.sql import SqlStore, retention_rules
 
     store = SqlStore(
         url.replace("postgres://", "postgresql://", 1),
@@ -55,12 +53,11 @@ def _sql_store(url: str, settings: Settings) -> Store:
         timeout_s=settings.store_write_timeout_s,
     )
     # The live settings: a retention change through POST /api/config applies at the next pass.
-    store.retention_rules = [
-        RetentionRule("request_logs", "timestamp", lambda: settings.retention_days),
-        RetentionRule("ollama_metrics", "timestamp", lambda: settings.retention_days),
-        RetentionRule("request_content", "timestamp", lambda: settings.capture_retention_days),
-        *rollup_rules(lambda: settings.retention_days, lambda: settings.rollup_retention_days),
-    ]
+    store.retention_rules = retention_rules(
+        lambda: settings.retention_days,
+        lambda: settings.capture_retention_days,
+        lambda: settings.rollup_retention_days,
+    )
     return store
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def retention_rules(
+    days: Callable[[], int], content_days: Callable[[], int], rollup_days: Callable[[], int]
+) -> list[RetentionRule]:
+    """The tables a SQL store trims, each with the getter of its days (read at every pass):
+    raw rows and metric points `days`, captured text `content_days`, rollups per
+    `rollups.rollup_rules`."""
+    return [
+        RetentionRule("request_logs", "timestamp", days),
+        RetentionRule("ollama_metrics", "timestamp", days),
+        RetentionRule("request_content", "timestamp", content_days),
+        *rollups.rollup_rules(days, rollup_days),
+    ]
+
+
 class SqlStore:
     """A SQLite or PostgreSQL store.
 
@@ -78,13 +92,13 @@ class SqlStore:
         self._retention_days = retention_days
         self.content_retention_days = 7
         self.rollup_retention_days = 400
-        # What the retention pass deletes here (others may append their tables' rules).
-        self.retention_rules: list[RetentionRule] = [
-            RetentionRule("request_logs", "timestamp", lambda: self._retention_days),
-            RetentionRule("ollama_metrics", "timestamp", lambda: self._retention_days),
-            RetentionRule("request_content", "timestamp", lambda: self.content_retention_days),
-            *rollups.rollup_rules(lambda: self._retention_days, lambda: self.rollup_retention_days),
-        ]
+        # What the retention pass deletes here (others may append their tables' rules);
+        # open_store replaces the getters by the live settings'.
+        self.retention_rules = retention_rules(
+            lambda: self._retention_days,
+            lambda: self.content_retention_days,
+            lambda: self.rollup_retention_days,
+        )
         self._hypertables: set[str] | None = None  # TimescaleDB: tables its policies trim
         self._policy_days: dict[str, int] = {}
         self._migrations_dir = migrations_dir
