@@ -3,9 +3,8 @@ webhook receiver, and alert rules with short windows; tests step the engine expl
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ollama_proxy.config import Settings
 from ollama_proxy.simulator import SIMULATOR, SimulatorConfig, create_simulator_app
 from tests.alerts.receiver import Receiver
 from tests.servers import start_app
+from tests.waiting import until
 
 RULES = """\
 rules:
@@ -86,13 +86,6 @@ class AlertStack:
 def _bodies(receiver: Receiver, rule: str) -> list[dict[str, Any]]:
     bodies = [orjson.loads(r.body) for r in receiver.received]
     return [b for b in bodies if b.get("rule") == rule]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    """Wait for a condition set by another task (a record submitted after the response)."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def make_stack(

@@ -21,10 +21,10 @@ from tests.alerts.conftest import (
     AlertStack,
     close,
     make_stack,
-    until,
 )
 from tests.alerts.receiver import Receiver
 from tests.servers import start_app
+from tests.waiting import until
 
 
 async def test_error_rate_fires_once_and_resolves(stack: AlertStack) -> None:

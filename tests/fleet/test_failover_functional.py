@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import ollama
 import pytest
 
 from ollama_proxy.simulator.faults import Faults
 from tests.fleet.harness import fleet_proxy, start_node, three_nodes
+from tests.waiting import until
 
 HI = [{"role": "user", "content": "hi"}]
-
-
-async def until(condition: object, timeout_s: float = 10.0) -> None:
-    """Node health changes on the poller's schedule: check it until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_queue_full_503_is_served_by_another_node() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from ollama_proxy.fleet.nodes import Fleet, Node
 from tests.fleet.harness import fleet_proxy, load, three_nodes
-from tests.fleet.test_failover_functional import until
+from tests.waiting import until
 
 
 async def test_a_failing_apply_does_not_end_the_nodes_polling(

@@ -22,6 +22,7 @@ from tests.pg import pg_url
 from tests.store.conftest import settings_for
 from tests.store.test_recorder_functional import die
 from tests.store.test_stores_functional import count, records
+from tests.waiting import until
 
 
 class MemoryStore:
@@ -56,12 +57,6 @@ class MemoryStore:
         return {"url": self.url, "kind": self.kind, "healthy": True}
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_hung_store_holds_back_only_itself_and_its_backlog_is_on_disk(
     tmp_path: Path,
 ) -> None:
@@ -75,9 +70,9 @@ async def test_a_hung_store_holds_back_only_itself_and_its_backlog_is_on_disk(
         for i in range(0, 600, 50):
             for record in sent[i : i + 50]:
                 recorder.submit(record)
-            await wait_for(lambda n=i + 50: len(healthy.rows) == n, 3)  # current throughout
+            await until(lambda n=i + 50: len(healthy.rows) == n, 3)  # current throughout
         shipper = recorder.shippers[1]
-        await wait_for(lambda: shipper.failures >= 1)
+        await until(lambda: shipper.failures >= 1)
         report = {h["url"]: h for h in recorder.health()}
         assert report["memory://healthy"]["state"] == "ok"
         behind = report["memory://silent"]
@@ -90,7 +85,7 @@ async def test_a_hung_store_holds_back_only_itself_and_its_backlog_is_on_disk(
 
         silent.hang.clear()
         await recorder.flush()
-        await wait_for(lambda: len(silent.rows) == 600)
+        await until(lambda: len(silent.rows) == 600)
         assert recorder.health()[1]["state"] == "ok"
         assert recorder.health()[1]["backlog_records"] == 0
     finally:
@@ -212,7 +207,7 @@ async def test_segments_of_the_previous_release_are_shipped_then_removed(tmp_pat
     recorder = Recorder([store], settings)
     await recorder.start()
     try:
-        await wait_for(lambda: not list(legacy.glob("*.ndjson")))
+        await until(lambda: not list(legacy.glob("*.ndjson")))
         assert await count(store) == 25
         assert recorder.log.quarantined == 1
     finally:
