@@ -49,6 +49,13 @@ class ProxySettings(BaseModel):
         description="Seconds of upstream silence before giving up; 0 = never "
         "(model loads are silent for minutes).",
     )
+    request_body_idle_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=env("REQUEST_BODY_IDLE_S", "request_body_idle_s"),
+        description="Seconds a client may pause while sending a request body; then 408 and "
+        "the connection is closed.",
+    )
     shutdown_grace_s: float = Field(
         30.0,
         ge=0,

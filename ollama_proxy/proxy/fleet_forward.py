@@ -26,6 +26,7 @@ from ollama_proxy.fleet.nodes import Fleet, Node, Ticket
 from ollama_proxy.fleet.union import lowest_version, union_models, union_openai_models
 from ollama_proxy.meter.meter import Meter
 from ollama_proxy.operations import classify
+from ollama_proxy.proxy.body import BodyStalled, body_stall, next_chunk
 from ollama_proxy.proxy.headers import request_headers, skipped_auto_headers, target_url
 from ollama_proxy.proxy.observer import RequestObservation
 from ollama_proxy.records import RequestRecord
@@ -119,7 +120,10 @@ class FleetForwarder:
         reserved = MAX_HELD if self.held + MAX_HELD <= HELD_BUDGET else HEAD_BYTES
         self.held += reserved  # before reading: requests reading at once share the budget
         try:
-            held, rest = await _hold(request, meter, reserved)
+            held, rest = await _hold(request, meter, reserved, self.handler.body_idle_s)
+        except BodyStalled as stall:
+            self.held -= reserved
+            return await self.handler.body_stalled(request, stall, meter)
         except BaseException:
             self.held -= reserved
             raise
@@ -209,6 +213,9 @@ class FleetForwarder:
                 raise
             except UPSTREAM_ERRORS as exc:
                 self.fleet.cancel(ticket)
+                stall = body_stall(exc)
+                if stall is not None:  # the client's fault, not the node's
+                    return await self.handler.body_stalled(request, stall, meter)
                 error = f"node {node.name} ({node.url}): {_describe(exc)}"
                 if isinstance(exc, RETRYABLE):
                     self.fleet.connect_failed(node)
@@ -418,15 +425,16 @@ async def _answer(
 
 
 async def _hold(
-    request: web.Request, meter: Meter | None, limit: int = MAX_HELD
+    request: web.Request, meter: Meter | None, limit: int, idle_s: float
 ) -> tuple[bytes, AsyncIterator[bytes] | None]:
-    """The body, whole when it fits in `limit` bytes; else its head and the rest to come."""
+    """The body, whole when it fits in `limit` bytes; else its head and the rest to come.
+    BodyStalled when the client pauses `idle_s` seconds."""
     if not request.body_exists:
         return b"", None
     parts: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.readany()
+        chunk = await next_chunk(request, idle_s)
         if not chunk:
             return b"".join(parts), None
         if meter is not None:
@@ -434,11 +442,11 @@ async def _hold(
         parts.append(chunk)
         size += len(chunk)
         if size > limit:
-            return b"".join(parts), _rest(request, meter)
+            return b"".join(parts), _rest(request, meter, idle_s)
 
 
-async def _rest(request: web.Request, meter: Meter | None) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_any():
+async def _rest(request: web.Request, meter: Meter | None, idle_s: float) -> AsyncIterator[bytes]:
+    while chunk := await next_chunk(request, idle_s):
         if meter is not None:
             meter.observe_request_chunk(chunk)
         yield chunk

@@ -24,6 +24,7 @@ from ollama_proxy.meter.capture import CapturingMeter, ContentCapture, compile_p
 from ollama_proxy.meter.meter import Meter
 from ollama_proxy.operations import Route, classify
 from ollama_proxy.proxy.access import Access, Admitted, Refusal
+from ollama_proxy.proxy.body import BodyStalled, body_stall, next_chunk
 from ollama_proxy.proxy.headers import (
     request_headers,
     response_headers,
@@ -122,6 +123,7 @@ class ProxyHandler:
         self._drop_headers = ("Authorization",) if self._access.requires_key else ()
         # Set by the app with more than one upstream (proxy/fleet_forward.py).
         self.fleet_forward: Callable[..., Awaitable[web.StreamResponse]] | None = None
+        self.body_idle_s = settings.request_body_idle_s  # REQUEST_BODY_IDLE_S
         self.requests_total = 0  # metered requests finished, for the error-rate sampler
         self.errors_total = 0
 
@@ -284,7 +286,7 @@ class ProxyHandler:
         if "Content-Type" not in request.headers:
             skip += ("Content-Type",)
         url = target_url(self._upstream, request.raw_path)
-        body = _relay_body(request, meter) if request.body_exists else None
+        body = _relay_body(request, meter, self.body_idle_s) if request.body_exists else None
         try:
             upstream = await self.upstream_session().request(
                 request.method,
@@ -295,6 +297,9 @@ class ProxyHandler:
                 allow_redirects=False,
             )
         except UPSTREAM_ERRORS as exc:
+            stall = body_stall(exc)
+            if stall is not None:
+                return await self.body_stalled(request, stall, meter)
             message = f"upstream Ollama at {self._upstream_label} unreachable: {describe(exc)}"
             if outcome is not None:
                 outcome.upstream_error = message
@@ -303,6 +308,25 @@ class ProxyHandler:
             return await self._relay(request, upstream, meter, observation, outcome)
         finally:
             upstream.close()
+
+    async def body_stalled(
+        self, request: web.Request, stall: BodyStalled, meter: Meter | None
+    ) -> web.StreamResponse:
+        """408 for a client that stopped sending its body, then the connection is closed:
+        aiohttp would otherwise linger 10 s reading the rest of the body."""
+        log.info("request_body_stalled", path=request.path, idle_s=stall.idle_s)
+        body = error_body(str(stall))
+        if meter is not None:
+            now = perf_counter()
+            meter.observe_response_start(408, "application/json", now)
+            meter.observe_chunk(body, now)
+        response = web.Response(status=408, body=body, content_type="application/json")
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if request.protocol is not None:
+            request.protocol.force_close()  # after the answer is written: close, no lingering
+        return response
 
     async def _bad_gateway(
         self, request: web.Request, message: str, meter: Meter | None
@@ -408,8 +432,10 @@ def _mark_cancelled(outcome: Outcome | None) -> None:
         outcome.cancelled = True
 
 
-async def _relay_body(request: web.Request, meter: Meter | None) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_any():
+async def _relay_body(
+    request: web.Request, meter: Meter | None, idle_s: float
+) -> AsyncIterator[bytes]:
+    while chunk := await next_chunk(request, idle_s):
         if meter is not None:
             meter.observe_request_chunk(chunk)
         yield chunk
