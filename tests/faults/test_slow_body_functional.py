@@ -85,3 +85,27 @@ async def test_in_a_fleet_a_stalled_body_is_not_a_node_failure(chunked: bool) ->
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert all(node.healthy for node in proxy.fleet.nodes)
         assert (await _trickle(proxy.url)).startswith(b"HTTP/1.1 200")
+
+
+async def test_in_a_fleet_a_body_over_the_held_limit_that_stalls_gets_408() -> None:
+    """Past MAX_HELD the rest of the body streams to the node as it comes: the stall is raised
+    inside aiohttp's send (wrapped in a ClientConnectionError) and still answered 408, with no
+    node counted as failed."""
+    from ollama_proxy.proxy.fleet_forward import MAX_HELD
+
+    head = b'{"model": "llama3.2", "prompt": "' + b"x" * (MAX_HELD + 4096)
+    async with three_nodes() as nodes, fleet_proxy(nodes, request_body_idle_s=IDLE_S) as proxy:
+        parts = urlsplit(proxy.url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(
+            f"POST /api/generate HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(head) + 100}\r\n\r\n".encode()
+            + head
+        )
+        await writer.drain()
+        async with asyncio.timeout(10):
+            answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert all(node.healthy for node in proxy.fleet.nodes)
+        assert (await _trickle(proxy.url)).startswith(b"HTTP/1.1 200")
