@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC
 from typing import Any, cast
 
@@ -86,6 +86,10 @@ def distinct_records(records: Sequence[RequestRecord]) -> list[RequestRecord]:
     return out
 
 
+class WriterBusy(RuntimeError):
+    """The previous batch is still being written (an abandoned write on a hung disk)."""
+
+
 class SqliteWriter:
     """Writes request records and their rollups to one SQLite file, a batch at a time."""
 
@@ -94,10 +98,16 @@ class SqliteWriter:
         self._busy_timeout_s = busy_timeout_s
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._conn: sqlite3.Connection | None = None
+        self._running: Future[None] | None = None
 
     async def write(self, records: Sequence[RequestRecord]) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._write, records)
+        """One batch on the writer's thread. While an earlier batch still runs there (its
+        caller gave up on a hung disk), a new one is refused rather than queued: queued
+        batches would hold their records for as long as the disk hangs."""
+        if self._running is not None and not self._running.done():
+            raise WriterBusy(f"{self._path}: the previous write is still running")
+        self._running = self._thread.submit(self._write, records)
+        await asyncio.wrap_future(self._running)
 
     async def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Let a batch in flight commit, then close the connection (on its own thread). A
@@ -165,8 +175,6 @@ def _insert(
 
 class _SyncSession:
     """The rollup statements of `rollups.SqliteSession`, on a plain sqlite3 connection."""
-
-    kind = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
