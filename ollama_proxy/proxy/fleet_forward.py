@@ -27,6 +27,7 @@ from ollama_proxy.fleet.union import lowest_version, union_models, union_openai_
 from ollama_proxy.meter.meter import Meter
 from ollama_proxy.operations import classify
 from ollama_proxy.proxy.body import BodyStalled, body_stall, next_chunk
+from ollama_proxy.proxy.handler import error_answer
 from ollama_proxy.proxy.headers import request_headers, skipped_auto_headers, target_url
 from ollama_proxy.proxy.observer import RequestObservation
 from ollama_proxy.records import RequestRecord
@@ -413,15 +414,10 @@ def _route(outcome: Outcome | None, node: str, reason: str, attempts: int) -> No
 async def _answer(
     request: web.Request, status: int, message: str, meter: Meter | None, outcome: Outcome | None
 ) -> web.StreamResponse:
-    """The proxy's own answer in Ollama's error shape."""
-    body = orjson.dumps({"error": message})
-    if meter is not None:
-        now = perf_counter()
-        meter.observe_response_start(status, "application/json", now)
-        meter.observe_chunk(body, now)
+    """The proxy's own answer in Ollama's error shape; a 5xx is the request's upstream error."""
     if outcome is not None and status >= 500:
         outcome.upstream_error = message
-    return web.Response(status=status, body=body, content_type="application/json")
+    return error_answer(status, message, meter)
 
 
 async def _hold(

@@ -85,6 +85,16 @@ def error_body(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
+def error_answer(status: int, message: str, meter: Meter | None) -> web.Response:
+    """The proxy's own answer in Ollama's error shape, metered as the response it is."""
+    body = error_body(message)
+    if meter is not None:
+        now = perf_counter()
+        meter.observe_response_start(status, "application/json", now)
+        meter.observe_chunk(body, now)
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
 class ProxyHandler:
     """Forwards one request to Ollama and relays the answer untouched."""
 
@@ -315,12 +325,7 @@ class ProxyHandler:
         """408 for a client that stopped sending its body, then the connection is closed:
         aiohttp would otherwise linger 10 s reading the rest of the body."""
         log.info("request_body_stalled", path=request.path, idle_s=stall.idle_s)
-        body = error_body(str(stall))
-        if meter is not None:
-            now = perf_counter()
-            meter.observe_response_start(408, "application/json", now)
-            meter.observe_chunk(body, now)
-        response = web.Response(status=408, body=body, content_type="application/json")
+        response = error_answer(408, str(stall), meter)
         response.force_close()
         await response.prepare(request)
         await response.write_eof()
@@ -332,12 +337,7 @@ class ProxyHandler:
         self, request: web.Request, message: str, meter: Meter | None
     ) -> web.StreamResponse:
         log.warning("upstream_unreachable", error=message, path=request.path)
-        body = error_body(message)
-        if meter is not None:
-            now = perf_counter()
-            meter.observe_response_start(502, "application/json", now)
-            meter.observe_chunk(body, now)
-        return web.Response(status=502, body=body, content_type="application/json")
+        return error_answer(502, message, meter)
 
     async def _relay(
         self,
