@@ -4,8 +4,9 @@ on that node's own /api/ps."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -13,10 +14,11 @@ from ollama_proxy import appkeys
 from ollama_proxy.app import create_app
 from ollama_proxy.config import Settings
 from ollama_proxy.simulator.faults import Faults
-from tests.fleet.harness import fleet_proxy, load, start_node
+from tests.fleet.harness import FleetProxy, fleet_proxy, load, start_node
 from tests.live.sse import snapshots
 from tests.servers import start_app
 
+T = TypeVar("T")
 SLOW = {"tokens_per_s": 20, "ttft_s": 0.05, "load_s": 1.0}
 
 
@@ -27,6 +29,26 @@ async def _generate(http: aiohttp.ClientSession, url: str, node: str) -> None:
     ) as response:
         assert response.status == 200
         await response.read()
+
+
+async def _snapshots_while(
+    proxy: FleetProxy, http: aiohttp.ClientSession, start: Callable[[], Awaitable[T]]
+) -> tuple[list[dict[str, Any]], T]:
+    """Every live snapshot from just before `start()` until it is done and nothing is in flight
+    any more, and what it returned."""
+    live = await http.get(f"{proxy.url}/api/stats/live")
+    stream = snapshots(live)
+    await anext(stream)
+    running = asyncio.ensure_future(start())
+    seen: list[dict[str, Any]] = []
+    async with asyncio.timeout(30):
+        async for snap in stream:
+            seen.append(snap)
+            if running.done() and snap["in_flight"] == 0:
+                break
+    result = await running
+    live.close()
+    return seen, result
 
 
 async def test_node_is_known_in_flight_and_loading_is_read_on_that_node() -> None:
@@ -40,18 +62,13 @@ async def test_node_is_known_in_flight_and_loading_is_read_on_that_node() -> Non
             fleet_proxy([a, b], live_interval_ms=100) as proxy,
             aiohttp.ClientSession() as http,
         ):
-            live = await http.get(f"{proxy.url}/api/stats/live")
-            stream = snapshots(live)
-            await anext(stream)
-            calls = asyncio.gather(_generate(http, proxy.url, "a"), _generate(http, proxy.url, "b"))
-            running = asyncio.ensure_future(calls)
-            async with asyncio.timeout(30):
-                async for snap in stream:
-                    seen.append(snap)
-                    if running.done() and snap["in_flight"] == 0:
-                        break
-            await running
-            live.close()
+            seen, _ = await _snapshots_while(
+                proxy,
+                http,
+                lambda: asyncio.gather(
+                    _generate(http, proxy.url, "a"), _generate(http, proxy.url, "b")
+                ),
+            )
     finally:
         await a.stop()
         await b.stop()
@@ -77,20 +94,12 @@ async def test_a_failover_moves_the_request_to_its_new_node() -> None:
             fleet_proxy([a, b], live_interval_ms=100) as proxy,
             aiohttp.ClientSession() as http,
         ):
-            live = await http.get(f"{proxy.url}/api/stats/live")
-            stream = snapshots(live)
-            await anext(stream)
             body = {"model": "llama3.2", "prompt": "hi", "options": {"num_predict": 20}}
-            running = asyncio.ensure_future(http.post(f"{proxy.url}/api/generate", json=body))
-            async with asyncio.timeout(30):
-                async for snap in stream:
-                    seen.append(snap)
-                    if running.done() and snap["in_flight"] == 0:
-                        break
-            response = await running
+            seen, response = await _snapshots_while(
+                proxy, http, lambda: http.post(f"{proxy.url}/api/generate", json=body)
+            )
             assert response.status == 200
             await response.read()
-            live.close()
             [record] = await proxy.records.await_for(1)
             assert (record.node, record.attempts) == ("b", 2)
     finally:
