@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.procs import Proc, proxy, simulator
+from tests.faults.procs import Proc, proxy, running_simulator
 
 TOKEN = "schemathesis-admin-token-0123456789"
 # An endless event stream (a request to it never ends by design); tests/live covers it.
@@ -33,11 +33,8 @@ RUN_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
-    sim = simulator("--zero-delay")
-    try:
-        yield sim.url
-    finally:
-        sim.stop()
+    with running_simulator("--zero-delay") as url:
+        yield url
 
 
 def serve(upstream: str, workdir: Path, token: str | None) -> Proc:

@@ -26,7 +26,7 @@ import pytest
 
 from bench.run import free_port
 from tests.ci import missing
-from tests.faults.procs import simulator
+from tests.faults.procs import running_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MAJOR = 20
@@ -49,11 +49,8 @@ def node_missing() -> str | None:
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    sim = simulator("--zero-delay")
-    try:
-        yield sim.url
-    finally:
-        sim.stop()
+    with running_simulator("--zero-delay") as url:
+        yield url
 
 
 def fetch(url: str, timeout: float = 10) -> tuple[int, str, bytes]:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,16 @@ def simulator(*args: str) -> Proc:
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/api/version")
     return Proc(process, url)
+
+
+@contextlib.contextmanager
+def running_simulator(*args: str) -> Iterator[str]:
+    """A simulator process while the block runs: its URL."""
+    sim = simulator(*args)
+    try:
+        yield sim.url
+    finally:
+        sim.stop()
 
 
 def proxy(
