@@ -30,11 +30,12 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, request_values
 from ollama_proxy.store import sketch
 
 # A model load that took this long was a cold load; a resident model reports a few ms
@@ -121,9 +122,63 @@ class Batch:
         return len(self.stamps)
 
 
+_TZINFO = attrgetter("tzinfo")
+_MICROSECOND = attrgetter("microsecond")
+_FIELD = {name: i for i, name in enumerate(REQUEST_FIELDS)}
+
+
+@dataclass(slots=True)
+class Columns:
+    """A batch of records as columns (one tuple per REQUEST_FIELDS name), built once and read
+    by both the raw insert and the rollups; `stamps` as UTC and their Unix seconds."""
+
+    values: list[tuple[Any, ...]]
+    stamps: Sequence[datetime]
+    epoch: np.ndarray  # float64 seconds
+    recorders_own: bool  # every stamp was UTC-aware as the recorder makes them
+
+    @classmethod
+    def of(cls, records: Sequence[RequestRecord]) -> Columns:
+        values = list(zip(*map(request_values, records), strict=True))
+        if not values:
+            values = [() for _ in REQUEST_FIELDS]
+        stamps = values[_FIELD["timestamp"]]
+        try:
+            own = set(map(_TZINFO, stamps)) <= {UTC}
+        except AttributeError:  # text
+            own = False
+        if not own:  # other zones, naive values (taken as UTC), text read back from SQLite
+            stamps = tuple(as_utc(s) for s in stamps)
+        epoch = np.fromiter(map(datetime.timestamp, stamps), np.float64, len(stamps))
+        return cls(values, stamps, epoch, own)
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    def __getitem__(self, name: str) -> tuple[Any, ...]:
+        return self.values[_FIELD[name]]
+
+    def microseconds(self) -> np.ndarray:
+        """Each stamp as integer microseconds since the epoch (exact: the float seconds'
+        error is far below a microsecond, so their floor is the whole second)."""
+        whole: np.ndarray = np.floor(self.epoch).astype(np.int64) * 1_000_000
+        whole += np.fromiter(map(_MICROSECOND, self.stamps), np.int64, len(self))
+        return whole
+
+
 def _floats(values: Sequence[float | None]) -> np.ndarray:
-    """A nullable column -> float64 with NaN for None (records carry no NaN: JSON has none)."""
-    return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    """A nullable column -> float64 with NaN for None (records carry no NaN: JSON has none).
+    Columns that are all None (fields a deployment never fills) cost one C-level count."""
+    if values and values[0] is None and values.count(None) == len(values):
+        return np.full(len(values), math.nan)
+    return np.array(values, dtype=np.float64)  # numpy reads None as NaN
+
+
+def _numbers(values: Sequence[float | None]) -> np.ndarray:
+    """A column whose None means 0 (usage is null on routes that ran no model)."""
+    out = _floats(values)
+    out[np.isnan(out)] = 0.0
+    return out
 
 
 def _present(values: np.ndarray) -> np.ndarray:
@@ -135,50 +190,59 @@ def _or_zero(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, values, 0.0)
 
 
-def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
-    """The 19 columns of `batch_of_records` -> Batch (the sums' rules: one line each below)."""
-    (
-        stamps,
-        model,
-        instance,
-        client,
-        node,
-        error,
-        prompt,
-        completion,
-        cached,
-        latency,
-        ttft,
-        eval_ms,
-        load_ms,
-        gpu,
-        charged,
-        energy,
-        wait,
-        thinking,
-        thinking_ms,
-    ) = columns
-    n = len(stamps)
-    index: dict[tuple[str, str, str, str], int] = {}
-    dim_of = np.array(
-        [index.setdefault(d, len(index)) for d in zip(model, instance, client, node, strict=True)],
-        dtype=np.int64,
+def _clients(columns: Columns) -> Sequence[str]:
+    """The client a rollup counts: the X-Client-Name when sent, else the address."""
+    names, addresses = columns["client_name"], columns["client"]
+    if not any(names):
+        return addresses
+    return [name or address for name, address in zip(names, addresses, strict=True)]
+
+
+def _nodes(columns: Columns) -> Sequence[str]:
+    nodes = columns["node"]
+    return nodes if None not in nodes else [node or "" for node in nodes]
+
+
+Dims = tuple[str, str, str, str]  # model, instance, client, node
+
+
+def _dimensions(columns: tuple[Sequence[str], ...]) -> tuple[list[Dims], np.ndarray]:
+    """The distinct (model, instance, client, node) of a batch and each record's index in
+    them. A column of one value is checked in C (the same string object, mostly), and a
+    batch of one dimension, the usual one, needs no Python work per record."""
+    n = len(columns[0])
+    if all(column.count(column[0]) == n for column in columns) if n else False:
+        one: Dims = (columns[0][0], columns[1][0], columns[2][0], columns[3][0])
+        return [one], np.zeros(n, dtype=np.int64)
+    index: dict[Dims, int] = {}
+    dim_of = [index.setdefault(d, len(index)) for d in zip(*columns, strict=True)]
+    return list(index), np.array(dim_of, dtype=np.int64)
+
+
+def batch_of_columns(columns: Columns) -> Batch:
+    """Columns -> Batch: numpy over whole columns, no Python work per record beyond the
+    grouping key (what rollups count of each record: one line each below)."""
+    n = len(columns)
+    dims, dim_of = _dimensions(
+        (columns["model"], columns["instance"], _clients(columns), _nodes(columns))
     )
-    done = np.array(completion, dtype=np.float64)
-    evals, loads, energies = _floats(eval_ms), _floats(load_ms), _floats(energy)
-    waits, thinks = _floats(wait), _floats(thinking_ms)
+    done = _numbers(columns["completion_tokens"])
+    evals, loads = _floats(columns["eval_duration_ms"]), _floats(columns["load_duration_ms"])
+    energies, waits = _floats(columns["energy_j"]), _floats(columns["queue_wait_ms"])
+    thinks = _floats(columns["thinking_ms"])
     has_eval, cold = evals > 0, loads >= COLD_LOAD_MS
     has_energy, has_wait, has_think = _present(energies), _present(waits), _present(thinks)
-    gpus, charges = _floats(gpu), _floats(charged)
-    lat = np.array(latency, dtype=np.float64)
+    gpus, charges = _floats(columns["gpu_ms"]), _floats(columns["load_charged_ms"])
+    lat = _numbers(columns["latency_ms"])
+    errors = np.fromiter(map("error".__eq__, columns["status"]), np.float64, n)
     addends = (
         np.stack(
             [
                 np.ones(n),  # requests
-                np.array(error, dtype=np.float64),  # errors
-                np.array(prompt, dtype=np.float64),
+                errors,
+                _numbers(columns["prompt_tokens"]),
                 done,  # completion_tokens
-                np.array(cached, dtype=np.float64),
+                _numbers(columns["cached_tokens"]),
                 _or_zero(done, has_eval),  # eval_tokens
                 _or_zero(evals, has_eval),  # eval_ms
                 lat,  # latency_sum
@@ -191,7 +255,7 @@ def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
                 _or_zero(done, has_energy),  # energy_tokens
                 _or_zero(waits, has_wait & (waits > 0)),  # queue_wait_sum
                 has_wait.astype(np.float64),  # queue_wait_n
-                np.array(thinking, dtype=np.float64),  # thinking_tokens
+                _numbers(columns["thinking_tokens"]),
                 _or_zero(thinks, has_think),  # thinking_ms_sum
                 has_think.astype(np.float64),  # thinking_count
             ]
@@ -199,13 +263,13 @@ def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
         if n
         else np.zeros((len(SUM_COLUMNS), 0))
     )
-    ttfts = _floats(ttft)
+    ttfts = _floats(columns["ttft_ms"])
     ttft_rows = np.flatnonzero(np.isfinite(ttfts) & (ttfts >= 0))
     usable = np.isfinite(lat) & (lat >= 0)
     return Batch(
-        stamps=stamps,
-        epoch=np.array([s.timestamp() for s in stamps], dtype=np.float64),
-        dims=list(index),
+        stamps=columns.stamps,
+        epoch=columns.epoch,
+        dims=dims,
         dim_of=dim_of,
         addends=addends,
         lat_keys=np.where(usable, sketch.keys_of(lat), sketch.ZERO_KEY),
@@ -215,30 +279,8 @@ def _batch(columns: Sequence[Sequence[Any]]) -> Batch:
 
 
 def batch_of_records(records: Sequence[RequestRecord]) -> Batch:
-    """Records -> Batch, a column at a time (what rollups count of each record)."""
-    return _batch(
-        [
-            [as_utc(r.timestamp) for r in records],
-            [r.model for r in records],
-            [r.instance for r in records],
-            [r.client_name or r.client for r in records],
-            [r.node or "" for r in records],
-            [r.status == "error" for r in records],
-            [r.prompt_tokens or 0 for r in records],  # usage is null on non-inference routes
-            [r.completion_tokens or 0 for r in records],
-            [r.cached_tokens or 0 for r in records],
-            [r.latency_ms or 0.0 for r in records],
-            [r.ttft_ms for r in records],
-            [r.eval_duration_ms for r in records],
-            [r.load_duration_ms for r in records],
-            [r.gpu_ms for r in records],
-            [r.load_charged_ms for r in records],
-            [r.energy_j for r in records],
-            [r.queue_wait_ms for r in records],
-            [r.thinking_tokens or 0 for r in records],
-            [r.thinking_ms for r in records],
-        ]
-    )
+    """Records -> Batch (what rollups count of each record)."""
+    return batch_of_columns(Columns.of(records))
 
 
 @dataclass(slots=True)
@@ -259,7 +301,10 @@ def grain_cells(batch: Batch, step: int) -> Grain:
         buckets = np.floor(batch.epoch).astype(np.int64) // step * step
     else:
         buckets = np.zeros(len(batch), dtype=np.int64)
-    codes, cell_of = np.unique(buckets * n_dims + batch.dim_of, return_inverse=True)
+    codes = buckets * n_dims + batch.dim_of
+    if len(codes) and codes.min() == codes.max():
+        return _one_cell(batch, int(codes[0]), n_dims)
+    codes, cell_of = np.unique(codes, return_inverse=True)
     cell_of = cell_of.reshape(-1)
     count = len(codes)
     # Records sorted by (cell, time): each cell's sums in one reduceat over its run (one call
@@ -281,6 +326,19 @@ def grain_cells(batch: Batch, step: int) -> Grain:
         keys=keys,
         sums=sums.reshape(len(SUM_COLUMNS), count),
         last_ts=[batch.stamps[i] for i in ends.tolist()],
+        lat=(cell_of, batch.lat_keys),
+        ttft=(cell_of[batch.ttft_rows], batch.ttft_keys),
+    )
+
+
+def _one_cell(batch: Batch, code: int, n_dims: int) -> Grain:
+    """`grain_cells` of a batch that lands in one cell (a box whose traffic in the batch is
+    one model and client, within one bucket: most batches, in most grains), without a sort."""
+    cell_of = np.zeros(len(batch), dtype=np.int64)
+    return Grain(
+        keys=[(code // n_dims, *batch.dims[code % n_dims])],
+        sums=batch.addends.sum(axis=1).reshape(len(SUM_COLUMNS), 1),
+        last_ts=[batch.stamps[int(np.argmax(batch.epoch))]],
         lat=(cell_of, batch.lat_keys),
         ttft=(cell_of[batch.ttft_rows], batch.ttft_keys),
     )

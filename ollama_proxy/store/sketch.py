@@ -159,6 +159,7 @@ def merge(blobs: Iterable[bytes | None]) -> bytes | None:
 # --- many sketches at once (numpy over every pair; no Python object per pair) ---------------
 
 _MAX_CELLS = 1 << 22  # groups x distinct keys per dense block (32 MiB of float64)
+_DENSE_CELLS = 1 << 16  # groups x key span counted densely by `grouped_counts` (512 KiB)
 
 
 def split_pairs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,8 +184,15 @@ def grouped_counts(
         return empty, empty, empty
     low = int(keys.min())
     span = int(keys.max()) - low + 1
-    codes, inverse = np.unique(owner * span + (keys - low), return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=counts).astype(np.int64)
+    codes = owner * span + (keys - low)
+    cells = (int(owner.max()) + 1) * span
+    if cells <= _DENSE_CELLS:  # a few cells of a few hundred bins: a count per code, no sort
+        dense = np.bincount(codes, weights=counts, minlength=cells)
+        codes = np.flatnonzero(dense)
+        summed = dense[codes].astype(np.int64)
+    else:
+        codes, inverse = np.unique(codes, return_inverse=True)
+        summed = np.bincount(inverse.ravel(), weights=counts).astype(np.int64)
     return codes // span, codes % span + low, summed
 
 

@@ -18,12 +18,12 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC
 from typing import Any, cast
 
+import numpy as np
 import structlog
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, request_values
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
 from ollama_proxy.store import rollups
 
 WAL_CHECKPOINT_PAGES = 16_384  # 64 MiB of 4 KiB pages
@@ -63,20 +63,28 @@ def sqlite_pragmas(cursor: Any) -> None:
     cursor.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 4096}")
 
 
-def sqlite_row(record: RequestRecord) -> tuple[object, ...]:
-    """A record as the insert's parameters; the timestamp in SQLAlchemy's SQLite text form."""
-    row = list(request_values(record))
-    stamp = record.timestamp
-    if stamp.tzinfo is UTC:  # the recorder's own: its text less the '+00:00'
-        row[_TIMESTAMP_INDEX] = stamp.isoformat(" ", "microseconds")[:26]
-    else:
-        row[_TIMESTAMP_INDEX] = rollups.sqlite_time(stamp)
-    row.append(record.completion_tokens)
-    return tuple(row)
+def sqlite_rows(columns: rollups.Columns) -> list[tuple[object, ...]]:
+    """The insert's parameters, row by row; the timestamp in SQLAlchemy's SQLite text form."""
+    values: list[Sequence[Any]] = list(columns.values)
+    values[_TIMESTAMP_INDEX] = sqlite_times(columns)
+    return list(zip(*values, columns["completion_tokens"], strict=True))
 
 
-def distinct_records(records: Sequence[RequestRecord]) -> list[RequestRecord]:
+def sqlite_times(columns: rollups.Columns) -> Sequence[str]:
+    """`rollups.sqlite_time` of every stamp: for the recorder's own (UTC) stamps one numpy
+    pass over the whole column, a quarter of the CPU of `isoformat` per value."""
+    if not columns.recorders_own or not len(columns):
+        return [rollups.sqlite_time(stamp) for stamp in columns.stamps]
+    text = np.datetime_as_string(columns.microseconds().astype("datetime64[us]"), unit="us")
+    text.view("U1").reshape(len(text), -1)[:, 10] = " "  # ISO's 'T' -> SQLAlchemy's space
+    texts: list[str] = text.tolist()
+    return texts
+
+
+def distinct_records(records: Sequence[RequestRecord]) -> Sequence[RequestRecord]:
     """The first record of each id in the batch (the rows the insert may add)."""
+    if len({record.request_id for record in records}) == len(records):
+        return records  # the usual batch: no id twice
     seen: set[str] = set()
     out = []
     for record in records:
@@ -140,14 +148,21 @@ class SqliteWriter:
 
     def _write(self, records: Sequence[RequestRecord]) -> None:
         conn = self._connection()
+        columns = rollups.Columns.of(records)
         distinct = distinct_records(records)
         conn.execute("BEGIN IMMEDIATE")
         try:
             session = _SyncSession(conn)
             span = rollups.pending_span(*session.backfill_state())
             wanted = rollups.outside(span, distinct)
-            added = _insert(conn, [sqlite_row(r) for r in records], len(distinct))
-            for table, found in rollups.prepare_records(rollups.kept(wanted, added)):
+            added = _insert(conn, sqlite_rows(columns), len(distinct))
+            counted = rollups.kept(wanted, added)
+            # Usually every record of the batch is counted: its columns are already built.
+            if len(counted) == len(records):
+                batch = rollups.batch_of_columns(columns)
+            else:
+                batch = rollups.batch_of_records(counted)
+            for table, found in rollups.prepare(batch):
                 stored = session.sketches(table, found.keys)
                 session.upsert(table, rollups.rows_of(found, stored, session.stamp))
             conn.execute("COMMIT")
