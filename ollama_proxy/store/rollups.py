@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, request_values
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
 from ollama_proxy.store import sketch
 
 # A model load that took this long was a cold load; a resident model reports a few ms
@@ -124,39 +124,44 @@ class Batch:
 
 _TZINFO = attrgetter("tzinfo")
 _MICROSECOND = attrgetter("microsecond")
-_FIELD = {name: i for i, name in enumerate(REQUEST_FIELDS)}
+_GETTERS = {name: attrgetter(name) for name in REQUEST_FIELDS}
 
 
-@dataclass(slots=True)
 class Columns:
-    """A batch of records as columns (one tuple per REQUEST_FIELDS name), built once and read
-    by both the raw insert and the rollups; `stamps` as UTC and their Unix seconds."""
+    """A batch of records read a field at a time (each column once, when first asked for),
+    shared by the raw insert and the rollups; `stamps` as UTC and their Unix seconds.
 
-    values: list[tuple[Any, ...]]
-    stamps: Sequence[datetime]
-    epoch: np.ndarray  # float64 seconds
-    recorders_own: bool  # every stamp was UTC-aware as the recorder makes them
+    A column is one C-level pass (`map` over an attribute getter) and allocates one list, not
+    a tuple per record: in batches of 20,000 the per-record tuples kept the garbage
+    collector busy for longer than the rollups took.
+    """
 
-    @classmethod
-    def of(cls, records: Sequence[RequestRecord]) -> Columns:
-        values = list(zip(*map(request_values, records), strict=True))
-        if not values:
-            values = [() for _ in REQUEST_FIELDS]
-        stamps = values[_FIELD["timestamp"]]
+    __slots__ = ("records", "stamps", "epoch", "recorders_own", "_columns")
+
+    def __init__(self, records: Sequence[RequestRecord]) -> None:
+        self.records = records
+        self._columns: dict[str, list[Any]] = {}
+        stamps: list[Any] = self["timestamp"]
         try:
-            own = set(map(_TZINFO, stamps)) <= {UTC}
+            # the recorder's own: UTC-aware (and the numpy paths below need no conversion)
+            self.recorders_own = set(map(_TZINFO, stamps)) <= {UTC}
         except AttributeError:  # text
-            own = False
-        if not own:  # other zones, naive values (taken as UTC), text read back from SQLite
-            stamps = tuple(as_utc(s) for s in stamps)
-        epoch = np.fromiter(map(datetime.timestamp, stamps), np.float64, len(stamps))
-        return cls(values, stamps, epoch, own)
+            self.recorders_own = False
+        if not self.recorders_own:  # other zones, naive values (as UTC), text from SQLite
+            stamps = [as_utc(s) for s in stamps]
+        self.stamps: list[datetime] = stamps
+        self.epoch: np.ndarray = np.fromiter(
+            map(datetime.timestamp, stamps), np.float64, len(stamps)
+        )
 
     def __len__(self) -> int:
-        return len(self.stamps)
+        return len(self.records)
 
-    def __getitem__(self, name: str) -> tuple[Any, ...]:
-        return self.values[_FIELD[name]]
+    def __getitem__(self, name: str) -> list[Any]:
+        column = self._columns.get(name)
+        if column is None:
+            column = self._columns[name] = list(map(_GETTERS[name], self.records))
+        return column
 
     def microseconds(self) -> np.ndarray:
         """Each stamp as integer microseconds since the epoch (exact: the float seconds'
@@ -280,7 +285,7 @@ def batch_of_columns(columns: Columns) -> Batch:
 
 def batch_of_records(records: Sequence[RequestRecord]) -> Batch:
     """Records -> Batch (what rollups count of each record)."""
-    return batch_of_columns(Columns.of(records))
+    return batch_of_columns(Columns(records))
 
 
 @dataclass(slots=True)

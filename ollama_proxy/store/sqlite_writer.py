@@ -18,6 +18,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import add, attrgetter
 from typing import Any, cast
 
 import numpy as np
@@ -31,12 +32,15 @@ WRITER_CACHE_KIB = 32_768  # this connection's page cache
 CLOSE_TIMEOUT_S = 30.0  # a batch in flight at close is let to commit
 log = structlog.get_logger("ollama_proxy.store")
 
-_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
+# The timestamp goes last: a row is the record's other values (one C-level getter) plus its
+# timestamp text, which is made for the whole batch at once.
+_ROW_FIELDS = [name for name in REQUEST_FIELDS if name != "timestamp"]
+_COLUMNS = [*_ROW_FIELDS, "tokens_generated", "timestamp"]
+_ROW_VALUES = attrgetter(*_ROW_FIELDS, "completion_tokens")
 INSERT = (
     f"INSERT OR IGNORE INTO request_logs ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
-_TIMESTAMP_INDEX = REQUEST_FIELDS.index("timestamp")
 
 # The sqlite3 module binds int, float, str and bytes directly but sends every other value
 # (None, bool) through its adapter protocol: a registry miss and two attribute lookups, about
@@ -65,9 +69,8 @@ def sqlite_pragmas(cursor: Any) -> None:
 
 def sqlite_rows(columns: rollups.Columns) -> list[tuple[object, ...]]:
     """The insert's parameters, row by row; the timestamp in SQLAlchemy's SQLite text form."""
-    values: list[Sequence[Any]] = list(columns.values)
-    values[_TIMESTAMP_INDEX] = sqlite_times(columns)
-    return list(zip(*values, columns["completion_tokens"], strict=True))
+    stamps = zip(sqlite_times(columns))  # 1-tuples, added to each row's values
+    return list(map(add, map(_ROW_VALUES, columns.records), stamps))
 
 
 def sqlite_times(columns: rollups.Columns) -> Sequence[str]:
@@ -148,7 +151,7 @@ class SqliteWriter:
 
     def _write(self, records: Sequence[RequestRecord]) -> None:
         conn = self._connection()
-        columns = rollups.Columns.of(records)
+        columns = rollups.Columns(records)
         distinct = distinct_records(records)
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -114,11 +114,13 @@ def test_insert_text_is_sqlite_time_of_every_stamp(values: list[datetime], utc: 
     if utc:  # the recorder's own stamps: the numpy path
         values = [v.replace(tzinfo=UTC) for v in values]
     batch = [RequestRecord(timestamp=v) for v in values]
-    columns = rollups.Columns.of(batch)
+    columns = rollups.Columns(batch)
     assert columns.recorders_own == all(v.tzinfo is UTC for v in values)
     assert list(sqlite_times(columns)) == [rollups.sqlite_time(v) for v in values]
     rows = sqlite_rows(columns)
-    assert [row[-1] for row in rows] == [r.completion_tokens for r in batch]
+    assert [row[-2:] for row in rows] == [
+        (r.completion_tokens, rollups.sqlite_time(r.timestamp)) for r in batch
+    ]
 
 
 def test_whole_seconds_and_last_microseconds_keep_their_text() -> None:
@@ -127,7 +129,7 @@ def test_whole_seconds_and_last_microseconds_keep_their_text() -> None:
         datetime(2026, 1, 1, 0, 0, 0, 999_999, tzinfo=UTC),
         datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
     ]
-    columns = rollups.Columns.of([RequestRecord(timestamp=v) for v in values])
+    columns = rollups.Columns([RequestRecord(timestamp=v) for v in values])
     assert list(sqlite_times(columns)) == [
         "2026-01-01 00:00:00.000000",
         "2026-01-01 00:00:00.999999",
