@@ -18,6 +18,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
 from operator import add, attrgetter
 from typing import Any, cast
 
@@ -37,10 +38,14 @@ log = structlog.get_logger("ollama_proxy.store")
 _ROW_FIELDS = [name for name in REQUEST_FIELDS if name != "timestamp"]
 _COLUMNS = [*_ROW_FIELDS, "tokens_generated", "timestamp"]
 _ROW_VALUES = attrgetter(*_ROW_FIELDS, "completion_tokens")
-INSERT = (
-    f"INSERT OR IGNORE INTO request_logs ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+_ROW_MARKS = f"({', '.join('?' for _ in _COLUMNS)})"
+INSERT = f"INSERT OR IGNORE INTO request_logs ({', '.join(_COLUMNS)}) VALUES {_ROW_MARKS}"
+# Rows per INSERT statement: `executemany` steps the statement once per row, and each step
+# releases and takes back the GIL and resets the statement; a statement of 100 rows (4,900
+# parameters, far below SQLite's 32,766) cut the insert's CPU by a quarter (12.9 -> 9.8 us
+# a row, batches of 1,000; 300 or 600 rows a statement were slower again).
+ROWS_PER_INSERT = 100
+INSERT_MANY = INSERT + "".join(f", {_ROW_MARKS}" for _ in range(ROWS_PER_INSERT - 1))
 
 # The sqlite3 module binds int, float, str and bytes directly but sends every other value
 # (None, bool) through its adapter protocol: a registry miss and two attribute lookups, about
@@ -184,8 +189,14 @@ def _insert(
     only when some were already stored (a replay), not looked up one by one every time.
     """
     top = conn.execute("SELECT coalesce(max(rowid), 0) FROM request_logs").fetchone()[0]
-    cursor = conn.executemany(INSERT, rows)
-    if cursor.rowcount == distinct:
+    whole = len(rows) - len(rows) % ROWS_PER_INSERT
+    inserted = 0
+    for start in range(0, whole, ROWS_PER_INSERT):
+        values = list(chain.from_iterable(rows[start : start + ROWS_PER_INSERT]))
+        inserted += conn.execute(INSERT_MANY, values).rowcount
+    if whole < len(rows):
+        inserted += conn.executemany(INSERT, rows[whole:]).rowcount
+    if inserted == distinct:
         return None
     added = conn.execute("SELECT request_id FROM request_logs WHERE rowid > ?", (top,))
     return {row[0] for row in added.fetchall()}

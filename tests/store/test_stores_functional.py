@@ -60,20 +60,26 @@ async def test_writes_land_and_retries_do_not_duplicate(store: Store) -> None:
     assert int(rows[0]["c"]) == int(rows[0]["g"]) == expected
 
 
-async def test_a_batch_mixing_stored_and_new_ids_adds_only_the_new(store: Store) -> None:
+@pytest.mark.parametrize("scale", [1, 11])
+async def test_a_batch_mixing_stored_and_new_ids_adds_only_the_new(
+    store: Store, scale: int
+) -> None:
     """PostgreSQL COPYs a batch straight into the table and falls back to the stage when an
     id is already stored or repeats within the batch: the new rows land either way, once,
-    and the rollups count them once (the SQL stores' request counts equal the raw rows')."""
-    stored, fresh = records(30, seed=5), records(20, seed=6)
+    and the rollups count them once (the SQL stores' request counts equal the raw rows').
+    At scale 11 the batches pass SQLite's 100 rows a statement, stored and repeated ids
+    inside one statement."""
+    stored, fresh = records(30 * scale, seed=5), records(20 * scale, seed=6)
+    half = 10 * scale
     await store.write_requests(stored)
-    await store.write_requests(stored[25:] + fresh[:10])  # a replay that grew
-    await store.write_requests([fresh[10], fresh[10], fresh[11]])  # an id twice in a batch
-    assert await count(store) == 30 + 10 + 2
+    await store.write_requests(stored[25 * scale :] + fresh[:half])  # a replay that grew
+    await store.write_requests([fresh[half], *fresh[half:]])  # an id twice in a batch
+    assert await count(store) == len(stored) + len(fresh)
     if store.kind in ("sqlite", "postgres"):
         rows = await store.fetch(
             "SELECT sum(requests) AS n, sum(completion_tokens) AS c FROM request_rollup_total"
         )
-        added = stored + fresh[:12]
+        added = stored + fresh
         assert (int(rows[0]["n"]), int(rows[0]["c"])) == (
             len(added),
             sum(r.completion_tokens for r in added),
