@@ -50,6 +50,10 @@ log = structlog.get_logger("ollama_proxy.store")
 JOURNAL_TICK_S = 0.25  # fsync at least this often: the bound on what a SIGKILL can lose
 SHIP_INTERVAL_S = 0.5  # a store current within this (plus its write time) under light load
 JOURNAL_RETRY_S = 1.0  # an unwritable journal is tried again this often
+# A journal write (append and fsync) still running after this is given up (a hung disk or
+# network volume): its batches go to the stores from the overflow, and no other write starts
+# until it returns. Far above a healthy fsync, far below QUEUE_MAX_RECORDS' worth of traffic.
+JOURNAL_APPEND_TIMEOUT_S = 10.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 10.0  # a down store costs one connection attempt per 10 s at most
 MAX_ABANDONED = 2  # hung writes still running before a shipper stops starting new ones
@@ -324,6 +328,11 @@ class Shipper:
         return "ok"
 
 
+def _hung_append_ended(append: asyncio.Future[Position]) -> None:
+    error = None if append.cancelled() else append.exception()
+    log.warning("journal_hung_write_returned", error=str(error) if error else None)
+
+
 class Recorder:
     def __init__(self, stores: list[Store], settings: Settings) -> None:
         self.settings = settings
@@ -342,6 +351,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._journaling: asyncio.Future[None] | None = None
+        self._hung_append: asyncio.Future[Position] | None = None
         self._io = asyncio.Lock()
         self._collecting = asyncio.Lock()
         self._last_drop_warning = 0.0
@@ -423,7 +433,11 @@ class Recorder:
                     await shipper.task
             for task in shipper.abandoned:
                 task.cancel()
-        await asyncio.to_thread(self.log.close)
+        try:
+            async with asyncio.timeout(JOURNAL_APPEND_TIMEOUT_S):
+                await asyncio.to_thread(self.log.close)
+        except TimeoutError:  # the disk still hangs: the open segment is sealed at next start
+            log.warning("journal_close_timed_out", timeout_s=JOURNAL_APPEND_TIMEOUT_S)
 
     async def flush(self) -> None:
         """Journal the queue and let every store take it now (one try each, no backoff).
@@ -475,10 +489,12 @@ class Recorder:
         counts = [len(b) for b in batches]
         now = time.monotonic()
         try:
+            if self._hung_append is not None and not self._hung_append.done():
+                raise OSError("the journal's last write still hangs")
             if self.journal_error and now - self._journal_tried < JOURNAL_RETRY_S:
                 raise OSError(self.journal_error)  # a failing disk is tried once a second
             self._journal_tried = now
-            start = await asyncio.to_thread(self.log.append, frames, counts, now_ms)
+            start = await self._bounded_append(frames, counts, now_ms)
         except OSError as exc:
             self._journal_failed(batches, exc)
         else:
@@ -493,6 +509,21 @@ class Recorder:
                 self.hot.popitem(last=False)
         for shipper in self.shippers:
             shipper.wake.set()
+
+    async def _bounded_append(
+        self, frames: list[bytes], counts: list[int], now_ms: int
+    ) -> Position:
+        """`log.append` in a thread, given up after JOURNAL_APPEND_TIMEOUT_S. The thread
+        cannot be stopped: it is kept, and no write starts until it returns. Its frames, if it
+        ever writes them, are shipped again from the journal: the stores take a record once."""
+        append = asyncio.ensure_future(asyncio.to_thread(self.log.append, frames, counts, now_ms))
+        try:
+            async with asyncio.timeout(JOURNAL_APPEND_TIMEOUT_S):
+                return await asyncio.shield(append)
+        except TimeoutError:
+            self._hung_append = append
+            append.add_done_callback(_hung_append_ended)
+            raise OSError(f"journal write hung for {JOURNAL_APPEND_TIMEOUT_S:g} s") from None
 
     def _journal_failed(self, batches: list[Batch], exc: OSError) -> None:
         """Straight to the stores, through a bounded overflow; what it drops is counted."""

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from ollama_proxy import recorder as recorder_module
 from ollama_proxy.recorder import Recorder
 from ollama_proxy.store import open_store
 from tests.pg import pg_url
@@ -267,3 +272,62 @@ async def test_clients_never_notice_a_postgres_outage(tmp_path: Path, pg_databas
         await runner.cleanup()
         await sim_runner.cleanup()
         await forwarder.down()
+
+
+async def test_a_hung_journal_write_is_abandoned_and_records_still_reach_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A journal disk that hangs (not one that fails): the write is given up after
+    JOURNAL_APPEND_TIMEOUT_S, batches go straight to the store meanwhile, no second write is
+    started behind the hung one, and journaling resumes once the disk answers; every record
+    lands once."""
+    monkeypatch.setattr(recorder_module, "JOURNAL_APPEND_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(recorder_module, "JOURNAL_RETRY_S", 0.2)
+    settings = settings_for(tmp_path, metrics_export_interval=3600)
+    store = open_store(f"sqlite:///{tmp_path}/h.db", settings)
+    await store.open()
+    recorder = Recorder([store], settings)
+    disk = threading.Event()
+    calls: list[int] = []
+    real_append = recorder.log.append
+
+    def hanging_append(*args: Any) -> Any:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            disk.wait(30)  # the disk answers when the test says so
+        return real_append(*args)
+
+    monkeypatch.setattr(recorder.log, "append", hanging_append)
+    await recorder.start()
+    try:
+        first, second, third = records(30, seed=1), records(30, seed=2), records(30, seed=3)
+        for record in first:
+            recorder.submit(record)
+        await recorder.flush()
+        assert "hung" in recorder.journal_error
+        await asyncio.sleep(0.3)  # past the retry interval: only the hung write holds it back
+        for record in second:  # while the first write still hangs: not journaled
+            recorder.submit(record)
+        await recorder.flush()
+        async with asyncio.timeout(10):
+            while await count(store) < 60:
+                await asyncio.sleep(0.02)
+        assert calls == [0], "a second journal write was started behind the hung one"
+        assert recorder.degraded_reason()
+
+        disk.set()  # the disk is back: the hung write completes, the next ones journal again
+        await asyncio.sleep(recorder_module.JOURNAL_RETRY_S + 0.1)
+        for record in third:
+            recorder.submit(record)
+        await recorder.flush()
+        assert recorder.journal_error == ""
+        assert len(calls) >= 2
+        async with asyncio.timeout(10):
+            while await count(store) < 90:
+                await asyncio.sleep(0.02)
+        assert await count(store) == 90  # the hung write's records too, once
+        assert recorder.dropped == 0
+    finally:
+        disk.set()
+        await recorder.close()
+        await store.close()
