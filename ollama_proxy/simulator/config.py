@@ -30,7 +30,9 @@ class KeepAliveError(ValueError):
 class ModelSpec:
     """One local model, as `/api/tags`, `/api/show` and `/api/ps` describe it.
 
-    >>> ModelSpec("llama3.2:latest", size=2019393189, family="llama", parameter_size="3.2B")
+    >>> spec = ModelSpec("llama3.2:latest", size=2019393189, parameter_size="3.2B")
+    >>> spec.size_vram is None, spec.family  # fully in VRAM unless told otherwise
+    (True, 'llama')
     """
 
     name: str
@@ -105,7 +107,8 @@ DEFAULT_PULLABLE: tuple[ModelSpec, ...] = (
 class SimulatorConfig:
     """Simulator settings. `tokens_per_s=0` means no delay between tokens (zero-delay mode).
 
-    >>> SimulatorConfig(tokens_per_s=0, ttft_s=0, load_s=0)  # as fast as possible
+    >>> SimulatorConfig(tokens_per_s=0, ttft_s=0, load_s=0).tokens_per_s  # as fast as possible
+    0
     """
 
     models: list[ModelSpec] = field(default_factory=lambda: list(DEFAULT_MODELS))

@@ -1,9 +1,8 @@
 """Fault injection and observation, for the proxy's failure and reliability tests.
 
 Faults apply to inference requests (generate, chat, embed and their /v1 forms), to the next
-`count` of them or until cleared:
-
->>> sim.set_faults(Faults(mid_stream_error_after=2, count=1))
+`count` of them or until cleared, e.g. `sim.set_faults(Faults(mid_stream_error_after=2,
+count=1))` on the app's state (simulator/state.py).
 """
 
 from __future__ import annotations

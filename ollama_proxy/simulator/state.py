@@ -1,8 +1,7 @@
 """The simulator's mutable state, one per app: `app[SIMULATOR]`.
 
->>> sim = app[SIMULATOR]
->>> sim.set_faults(Faults(reset_after_chunks=3, count=1))
->>> await sim.stats.wait_for_cancellations(1)
+In a test: `sim = app[SIMULATOR]`, then `sim.set_faults(Faults(reset_after_chunks=3,
+count=1))`, and `await sim.stats.wait_for_cancellations(1)` to see the proxy cancel upstream.
 """
 
 from __future__ import annotations
