@@ -32,6 +32,7 @@ class LoadedModel(BaseModel):
     size_bytes: int | None = None
     size_vram_bytes: int | None = None
     expires_at: str | None = None
+    node: str | None = None  # with a fleet: the node it is loaded on
 
 
 class CurrentStats(BaseModel):

@@ -104,19 +104,29 @@ async def ping(session: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
 
 
 def normalise_ps_model(item: dict[str, Any]) -> dict[str, Any]:
-    """One entry of Ollama's /api/ps -> the API's loaded-model object."""
+    """One entry of Ollama's /api/ps (or of the system monitor's residents, which name their
+    node with a fleet) -> the API's loaded-model object.
+
+    >>> normalise_ps_model({"name": "qwen3:8b", "size_vram": 5, "node": "gpu-b"})["node"]
+    'gpu-b'
+    >>> "node" in normalise_ps_model({"model": "qwen3:8b"})
+    False
+    """
     expires = item.get("expires_at")
     try:
         expires_iso = iso(as_datetime(expires)) if expires else None
     except ValueError:
         expires_iso = None
-    size, vram = item.get("size"), item.get("size_vram")
-    return {
+    size, vram, node = item.get("size"), item.get("size_vram"), item.get("node")
+    out = {
         "name": str(item.get("name") or item.get("model") or ""),
         "size_bytes": size if isinstance(size, int) else None,
         "size_vram_bytes": vram if isinstance(vram, int) else None,
         "expires_at": expires_iso,
     }
+    if isinstance(node, str) and node:  # with a fleet: the node it is loaded on
+        out["node"] = node
+    return out
 
 
 async def list_loaded(session: aiohttp.ClientSession, base_url: str) -> list[dict[str, Any]]:

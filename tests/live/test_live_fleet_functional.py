@@ -112,7 +112,8 @@ async def test_a_failover_moves_the_request_to_its_new_node() -> None:
 
 
 async def test_loaded_models_of_every_node_each_with_its_node(tmp_path: Path) -> None:
-    # Regression: the snapshot's `loaded` came from the first node's /api/ps only, unlabelled.
+    # Regression: the snapshot's `loaded` came from the first node's /api/ps only, unlabelled;
+    # /api/stats/current's `loaded_models` dropped the node.
     a = await start_node("a", "127.0.19.2", ["llama3.2"], keep_alive="5m")
     b = await start_node("b", "127.0.19.3", ["llama3.2", "qwen3:0.6b"], keep_alive="5m")
     settings = Settings(
@@ -133,10 +134,18 @@ async def test_loaded_models_of_every_node_each_with_its_node(tmp_path: Path) ->
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{url}/api/stats/live") as live:
                 snap = await anext(snapshots(live))
+            async with http.get(f"{url}/api/stats/current") as response:
+                current = await response.json()
     finally:
         await runner.cleanup()
         await a.stop()
         await b.stop()
+    # the overview's loaded models name their node too (they came without it)
+    assert sorted((m.get("node"), m["name"]) for m in current["loaded_models"]) == [
+        ("a", "llama3.2:latest"),
+        ("b", "llama3.2:latest"),
+        ("b", "qwen3:0.6b"),
+    ]
     loaded = snap["loaded"]
     assert [(m.get("node"), m["name"]) for m in loaded] == [
         ("a", "llama3.2:latest"),
