@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,6 @@ from ollama_proxy.records import (
     ContentRecord,
     MetricPoint,
     RequestRecord,
-    request_values,
 )
 from ollama_proxy.store import migrations, retention, rollups
 from ollama_proxy.store.base import StoreState, mask_password
@@ -228,7 +228,7 @@ class SqlStore:
         COPY is several times faster than row inserts but cannot skip duplicates itself;
         the staging table keeps replays idempotent.
         """
-        rows = [(*request_values(r), r.completion_tokens) for r in records]
+        rows = list(map(_COPY_VALUES, records))
         try:
             await self._ready()
             async with self.engine.connect() as conn:
@@ -374,6 +374,7 @@ class SqlStore:
 
 
 _COPY_COLUMNS = [*REQUEST_FIELDS, "tokens_generated"]
+_COPY_VALUES = attrgetter(*REQUEST_FIELDS, "completion_tokens")  # one C call a row
 Rows = list[tuple[object, ...]]
 
 
