@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, request_column
 from ollama_proxy.store import sketch
 
 # A model load that took this long was a cold load; a resident model reports a few ms
@@ -124,16 +124,14 @@ class Batch:
 
 _TZINFO = attrgetter("tzinfo")
 _MICROSECOND = attrgetter("microsecond")
-_GETTERS = {name: attrgetter(name) for name in REQUEST_FIELDS}
 
 
 class Columns:
     """A batch of records read a field at a time (each column once, when first asked for),
     shared by the raw insert and the rollups; `stamps` as UTC and their Unix seconds.
 
-    A column is one C-level pass (`map` over an attribute getter) and allocates one list, not
-    a tuple per record: in batches of 20,000 the per-record tuples kept the garbage
-    collector busy for longer than the rollups took.
+    A column is `request_column`'s one list, not a tuple per record: in batches of 20,000 the
+    per-record tuples kept the garbage collector busy for longer than the rollups took.
     """
 
     __slots__ = ("records", "stamps", "epoch", "recorders_own", "_columns")
@@ -160,7 +158,7 @@ class Columns:
     def __getitem__(self, name: str) -> list[Any]:
         column = self._columns.get(name)
         if column is None:
-            column = self._columns[name] = list(map(_GETTERS[name], self.records))
+            column = self._columns[name] = request_column(self.records, name)
         return column
 
     def microseconds(self) -> np.ndarray:
