@@ -13,8 +13,8 @@ and memory holds at most one batch per shipper. If the journal itself cannot be 
 full, read-only, EIO), batches go straight to the stores from a bounded overflow in memory,
 and what the overflow has to drop is counted exactly.
 
->>> # tests: recorder = Recorder(stores, settings); await recorder.start(); ...
->>> # recorder.submit(record); await recorder.flush()   # instead of sleeping
+In use: `recorder = Recorder(stores, settings)`, `await recorder.start()`,
+`recorder.submit(record)`; tests `await recorder.flush()` instead of sleeping.
 """
 
 from __future__ import annotations

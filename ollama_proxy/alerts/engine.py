@@ -6,8 +6,8 @@ read the other inputs (node health, GPU samples, store backlogs) from memory, st
 rule's lifecycle, hand the events to the dispatcher. The only store query is the hourly
 refresh of the 7-day decode-speed baselines.
 
->>> # engine = AlertEngine(load_rules(""), eval_interval_s=15); engine.observe(record)
->>> # events = await engine.evaluate_once()    # tests: instead of waiting for the interval
+In use: `engine = AlertEngine(load_rules(""), eval_interval_s=15)`, `engine.observe(record)`;
+tests call `await engine.evaluate_once()` instead of waiting for the interval.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@
 retries with exponential backoff and jitter, and gives up after MAX_ATTEMPTS, so a notifier
 that hangs or fails holds only its own task and its own connection pool, never the proxy's.
 
->>> # dispatcher = Dispatcher([parse_target(url)], instance="gpu1", link="http://.../alerts")
->>> # await dispatcher.start(); dispatcher.send("firing", alert); await dispatcher.drain(5)
+In use: `dispatcher = Dispatcher([parse_target(url)], instance="gpu1", link=...)`, then
+`await dispatcher.start()`, `dispatcher.send("firing", alert)`, `await dispatcher.drain(5)`.
 """
 
 from __future__ import annotations
