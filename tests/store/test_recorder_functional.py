@@ -13,9 +13,11 @@ import pytest
 from ollama_proxy import recorder as recorder_module
 from ollama_proxy.recorder import Recorder
 from ollama_proxy.store import open_store
+from ollama_proxy.store.base import Store
 from tests.pg import pg_url
 from tests.store.conftest import settings_for
 from tests.store.test_stores_functional import count, records
+from tests.waiting import until
 
 
 class Forwarder:
@@ -274,6 +276,10 @@ async def test_clients_never_notice_a_postgres_outage(tmp_path: Path, pg_databas
         await forwarder.down()
 
 
+async def stored_at_least(store: Store, n: int) -> bool:
+    return await count(store) >= n
+
+
 async def test_a_hung_journal_write_is_abandoned_and_records_still_reach_the_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -309,9 +315,7 @@ async def test_a_hung_journal_write_is_abandoned_and_records_still_reach_the_sto
         for record in second:  # while the first write still hangs: not journaled
             recorder.submit(record)
         await recorder.flush()
-        async with asyncio.timeout(10):
-            while await count(store) < 60:
-                await asyncio.sleep(0.02)
+        await until(lambda: stored_at_least(store, 60))
         assert calls == [0], "a second journal write was started behind the hung one"
         assert recorder.degraded_reason()
 
@@ -322,9 +326,7 @@ async def test_a_hung_journal_write_is_abandoned_and_records_still_reach_the_sto
         await recorder.flush()
         assert recorder.journal_error == ""
         assert len(calls) >= 2
-        async with asyncio.timeout(10):
-            while await count(store) < 90:
-                await asyncio.sleep(0.02)
+        await until(lambda: stored_at_least(store, 90))
         assert await count(store) == 90  # the hung write's records too, once
         assert recorder.dropped == 0
     finally:
