@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -164,6 +165,7 @@ def _fleet_ctx(settings: Settings) -> Callable[[web.Application], AsyncIterator[
 
 def build_alerts(settings: Settings, app: web.Application) -> AlertEngine:
     """The alert engine; an invalid ALERT_RULES file fails here, at start, naming the line."""
+    from ollama_proxy.alerts import silence_file
     from ollama_proxy.alerts.engine import AlertEngine
     from ollama_proxy.alerts.inputs import AppInputs
     from ollama_proxy.alerts.notify import Dispatcher
@@ -188,6 +190,7 @@ def build_alerts(settings: Settings, app: web.Application) -> AlertEngine:
         ),
         dispatcher=dispatcher,
         baselines=lambda: store_baselines(app.get(appkeys.STORES) or []),
+        silences_path=Path(settings.journal_dir) / silence_file.FILE_NAME,
     )
 
 

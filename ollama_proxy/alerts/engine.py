@@ -16,10 +16,12 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 
+from ollama_proxy.alerts import silence_file
 from ollama_proxy.alerts.lifecycle import Event, Silences, Tracker
 from ollama_proxy.alerts.notify import Dispatcher
 from ollama_proxy.alerts.payloads import alert_view
@@ -45,6 +47,7 @@ BASELINE_REFRESH_S = 3600.0
 ALERTMANAGER_RESEND_S = 60.0  # Alertmanager resolves an alert not re-sent within 5 min
 HISTORY_MAX = 200
 QUEUE_FULL_TEXT = ("maximum pending requests", "server busy")  # Ollama's ErrMaxQueue text
+SILENCE_FILE_TIMEOUT_S = 5.0  # a hung disk: the silence holds in memory, the log says so
 
 
 class AlertInputs(Protocol):
@@ -86,12 +89,15 @@ class AlertEngine:
         dispatcher: Dispatcher | None = None,
         baselines: BaselineSource | None = None,
         clock: Callable[[], float] = time.time,
+        silences_path: Path | None = None,
     ) -> None:
         self.specs = specs
         self.eval_interval_s = eval_interval_s
         bucket_s = min(10.0, eval_interval_s)
         self.window = RecordWindow(bucket_s, keep_s=longest_window_s(specs) + bucket_s)
         self.silences = Silences()
+        self.silences_path = silences_path  # None: silences last as long as the process
+        self._silences_saving = asyncio.Lock()  # one write at a time: the newest lands last
         self.tracker = Tracker(HISTORY_MAX, self.silences)
         self.inputs: AlertInputs = inputs or NoInputs()
         self.dispatcher = dispatcher
@@ -187,6 +193,7 @@ class AlertEngine:
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
+        await self.load_silences()
         if self.dispatcher is not None:
             await self.dispatcher.start()
         self._tasks = [
@@ -199,6 +206,40 @@ class AlertEngine:
                 name="alert-baselines",
             ),
         ]
+
+    async def load_silences(self) -> None:
+        """The silences of the previous run still in force; an unreadable file is reported
+        and left for the next change to replace (the engine runs without them)."""
+        if self.silences_path is None:
+            return
+        now = self._clock()
+        try:
+            async with asyncio.timeout(SILENCE_FILE_TIMEOUT_S):
+                loaded = await asyncio.to_thread(silence_file.load, self.silences_path, now)
+        except (OSError, ValueError, TimeoutError) as exc:
+            log.warning("alert_silences_not_loaded", path=str(self.silences_path), error=str(exc))
+            return
+        for silence in loaded:
+            self.silences.add(silence, now)
+        if loaded:
+            log.info("alert_silences_loaded", count=len(loaded))
+
+    async def save_silences(self) -> bool:
+        """Write the silences in force (after the API changed them); False when the file could
+        not be written in time: the change holds in memory until the process ends."""
+        if self.silences_path is None:
+            return True
+        async with self._silences_saving:
+            current = self.silences.list(self._clock())
+            try:
+                async with asyncio.timeout(SILENCE_FILE_TIMEOUT_S):
+                    await asyncio.to_thread(silence_file.save, self.silences_path, current)
+            except (OSError, TimeoutError) as exc:
+                log.warning(
+                    "alert_silences_not_saved", path=str(self.silences_path), error=str(exc)
+                )
+                return False
+        return True
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)

@@ -27,6 +27,7 @@ from ollama_proxy.alerts.rules import Labels, Observation, RuleSpec
 
 State = Literal["pending", "firing", "resolved"]
 MAX_SILENCES = 1000
+MAX_SILENCE_TEXT = 500  # a matcher's label name or value is cut to this length
 
 
 @dataclass(slots=True)

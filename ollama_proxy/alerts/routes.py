@@ -14,14 +14,13 @@ from pydantic import ValidationError
 
 from ollama_proxy import appkeys
 from ollama_proxy.alerts.engine import AlertEngine
-from ollama_proxy.alerts.lifecycle import Silence
+from ollama_proxy.alerts.lifecycle import MAX_SILENCE_TEXT, Silence
 from ollama_proxy.alerts.schemas import SilenceBody
 from ollama_proxy.api.errors import ApiError, read_json_object
 from ollama_proxy.stats.query import INTEGER
 
 MAX_BODY = 16 * 1024
 MAX_HISTORY = 200
-MAX_TEXT = 500
 
 
 def add_alert_routes(app: web.Application) -> None:
@@ -64,12 +63,15 @@ async def add_silence(request: web.Request) -> web.Response:
         engine.silences.add(silence, now)
     except ValueError as exc:
         raise ApiError(409, str(exc), None) from None
+    await engine.save_silences()
     return _json(silence.to_dict(), status=201)
 
 
 async def delete_silence(request: web.Request) -> web.Response:
-    if not _engine(request).silences.remove(request.match_info["id"]):
+    engine = _engine(request)
+    if not engine.silences.remove(request.match_info["id"]):
         raise ApiError(404, "no such silence", "id")
+    await engine.save_silences()
     return web.Response(status=204)
 
 
@@ -86,7 +88,7 @@ def parse_silence(data: dict[str, Any], engine: AlertEngine, now: float) -> Sile
     if body.rule is None and not body.matchers:
         raise ApiError(400, "a silence needs a rule or matchers", "rule")
     return Silence(
-        matchers={k[:MAX_TEXT]: v[:MAX_TEXT] for k, v in body.matchers.items()},
+        matchers={k[:MAX_SILENCE_TEXT]: v[:MAX_SILENCE_TEXT] for k, v in body.matchers.items()},
         expires_at=now + body.duration_s,
         created_at=now,
         rule=body.rule,

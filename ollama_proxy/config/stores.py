@@ -70,7 +70,8 @@ class StoreSettings(BaseModel):
         "./ollama-proxy-journal",
         validation_alias=env("JOURNAL_DIR", "journal_dir"),
         description="Directory of the write-ahead journal: every record is fsynced here before "
-        "any store sees it, and stays until every store has it.",
+        "any store sees it, and stays until every store has it. Also keeps the alert silences "
+        "(silences.json), so they outlast a restart.",
     )
     retention_days: int = Field(
         30,

@@ -33,6 +33,7 @@ from pathlib import Path
 import orjson
 import structlog
 
+from ollama_proxy.files import write_atomic
 from ollama_proxy.store.journal import Batch, decode
 
 log = structlog.get_logger("ollama_proxy.store")
@@ -406,8 +407,5 @@ def load_cursor(path: Path) -> tuple[Position, int] | None:
 def save_cursor(path: Path, position: Position, consumed: int, url: str) -> None:
     """Atomically (rename), without fsync: a cursor lost to a power loss only makes the store
     receive some records again, which its idempotent inserts absorb."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
     document = {"segment": position[0], "offset": position[1], "records": consumed, "store": url}
-    tmp.write_bytes(orjson.dumps(document))
-    tmp.replace(path)
+    write_atomic(path, orjson.dumps(document))

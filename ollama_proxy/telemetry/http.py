@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from pathlib import Path
 
 import orjson
 import structlog
 from aiohttp import web
 
+from ollama_proxy.files import write_atomic
 from ollama_proxy.telemetry.core import Telemetry
 from ollama_proxy.telemetry.scrape import PROMETHEUS_CONTENT_TYPE, ScrapeReader, snapshot_json
 
@@ -58,19 +57,6 @@ def snapshot_body(telemetry: Telemetry) -> bytes | None:
     if telemetry.scrape is None:
         return None
     return orjson.dumps(snapshot_json(telemetry.scrape.snapshot()), option=orjson.OPT_INDENT_2)
-
-
-def write_atomic(path: Path, body: bytes) -> None:
-    """Blocking (mkdir, write, rename): call it off the event loop."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 async def metrics_json_dumper(telemetry: Telemetry, path: str | Path, interval_s: float) -> None:

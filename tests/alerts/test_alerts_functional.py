@@ -186,3 +186,47 @@ async def test_upstream_down_per_fleet_node(tmp_path: Path) -> None:
         assert stack.step(1) == ["upstream_down:resolved"]
     finally:
         await close(stack, runners)
+
+
+async def test_silences_outlast_a_restart(tmp_path: Path) -> None:
+    """Added and deleted silences are kept in JOURNAL_DIR; a new process mutes with them."""
+    stack, runners = await make_stack(tmp_path, [Receiver()])
+    url = f"{stack.proxy_url}/api/alerts/silences"
+    ids = []
+    try:
+        for rule in ("queue_full", "error_rate"):
+            async with stack.http.post(url, json={"rule": rule, "duration_s": 3600}) as response:
+                assert response.status == 201
+                ids.append((await response.json())["id"])
+        async with stack.http.delete(f"{url}/{ids[1]}") as response:
+            assert response.status == 204
+    finally:
+        await close(stack, runners)
+    assert (tmp_path / "journal" / "silences.json").exists()
+
+    stack, runners = await make_stack(tmp_path, [Receiver()])  # another port
+    url = f"{stack.proxy_url}/api/alerts/silences"
+    try:
+        async with stack.http.get(url) as response:
+            assert [s["id"] for s in (await response.json())["silences"]] == [ids[0]]
+        await stack.fault(queue_full=True, count=1)
+        await stack.chat(1)
+        assert stack.step(0) == []  # firing, silenced by the silence of the last run
+        async with stack.http.get(f"{stack.proxy_url}/api/alerts") as response:
+            assert (await response.json())["firing"][0]["silenced_by"] == ids[0]
+    finally:
+        await close(stack, runners)
+
+
+async def test_a_silence_that_cannot_be_saved_still_holds(tmp_path: Path) -> None:
+    (tmp_path / "journal" / "silences.json").mkdir(parents=True)  # the rename onto it fails
+    stack, runners = await make_stack(tmp_path, [Receiver()])
+    try:
+        url = f"{stack.proxy_url}/api/alerts/silences"
+        async with stack.http.post(url, json={"rule": "queue_full", "duration_s": 60}) as response:
+            assert response.status == 201
+        async with stack.http.get(url) as response:
+            assert len((await response.json())["silences"]) == 1
+        assert await stack.engine.save_silences() is False
+    finally:
+        await close(stack, runners)
