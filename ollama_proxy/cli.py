@@ -142,6 +142,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             port=settings.listen_port,
             shutdown_timeout=settings.shutdown_grace_s,
             handler_cancellation=True,
+            # from connect (or the end of the last response) to a complete request head:
+            # aiohttp closes a connection still waiting for one, however slowly bytes arrive
+            keepalive_timeout=settings.keepalive_timeout_s,
             access_log=None,
             print=None,
         )
@@ -162,6 +165,7 @@ def cmd_api(args: argparse.Namespace) -> None:
             host=settings.listen_host,
             port=settings.listen_port,
             shutdown_timeout=settings.shutdown_grace_s,
+            keepalive_timeout=settings.keepalive_timeout_s,
             access_log=None,
             print=None,
         )

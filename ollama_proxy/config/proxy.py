@@ -56,6 +56,13 @@ class ProxySettings(BaseModel):
         description="Seconds a client may pause while sending a request body; then 408 and "
         "the connection is closed.",
     )
+    keepalive_timeout_s: float = Field(
+        75.0,
+        gt=0,
+        validation_alias=env("KEEPALIVE_TIMEOUT_S", "keepalive_timeout_s"),
+        description="Seconds a client connection may go without a complete request (idle "
+        "between requests, or still sending its headers however slowly); then it is closed.",
+    )
     shutdown_grace_s: float = Field(
         30.0,
         ge=0,
