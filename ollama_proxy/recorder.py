@@ -356,6 +356,7 @@ class Recorder:
         self._collecting = asyncio.Lock()
         self._last_drop_warning = 0.0
         self._batch_ready = False
+        self._idle = False  # the writer waits for a record, not for its tick
 
     @property
     def dropped(self) -> int:
@@ -368,6 +369,8 @@ class Recorder:
             self.drops.queue_full_requests += 1
         self._requests.append(record)  # a full deque drops its oldest item
         self.submitted += 1
+        if self._idle:
+            self._end_idle()
         if len(self._requests) >= self.settings.batch_max_records and not self._batch_ready:
             self._batch_ready = True
             self._wake.set()
@@ -376,12 +379,20 @@ class Recorder:
         if len(self._metrics) == self._metrics.maxlen:
             self._dropped()
         self._metrics.append(point)
+        if self._idle:
+            self._end_idle()
 
     def submit_content(self, item: ContentRecord) -> None:
         """CAPTURE_CONTENT only: redacted prompt and response text of one request."""
         if len(self._contents) == self._contents.maxlen:
             self._dropped()
         self._contents.append(item)
+        if self._idle:
+            self._end_idle()
+
+    def _end_idle(self) -> None:
+        self._idle = False
+        self._wake.set()
 
     def _dropped(self) -> None:
         self.drops.queue_full += 1
@@ -456,9 +467,16 @@ class Recorder:
     # --- the journal writer ------------------------------------------------------------------
     async def _write_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(JOURNAL_TICK_S):
-                    await self._wake.wait()
+            if not self._requests and not self._metrics and not self._contents:
+                # Nothing to journal: sleep until a record comes (an idle proxy's wake-ups
+                # were mostly this tick), then gather for a tick from that first record.
+                self._idle = True
+                await self._wake.wait()
+                self._wake.clear()
+            if not self._batch_ready:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(JOURNAL_TICK_S):
+                        await self._wake.wait()
             self._wake.clear()
             self._batch_ready = False
             try:

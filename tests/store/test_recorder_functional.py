@@ -12,6 +12,7 @@ import pytest
 
 from ollama_proxy import recorder as recorder_module
 from ollama_proxy.recorder import Recorder
+from ollama_proxy.records import ContentRecord, MetricPoint, utcnow
 from ollama_proxy.store import open_store
 from ollama_proxy.store.base import Store
 from tests.pg import pg_url
@@ -130,6 +131,45 @@ async def test_full_queue_drops_the_oldest_and_counts(tmp_path: Path) -> None:
     assert {r["request_id"] for r in rows} == {r.request_id for r in batch[-10:]}
     await recorder.close()
     await store.close()
+
+
+async def test_an_idle_writer_sleeps_and_wakes_for_each_kind_of_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No record, no journal pass (an idle proxy woke four times a second for nothing); the
+    first record of any kind wakes the writer, which journals it within a tick."""
+    settings = settings_for(tmp_path, metrics_export_interval=3600)
+    store = open_store(f"sqlite:///{tmp_path}/i.db", settings)
+    await store.open()
+    recorder = Recorder([store], settings)
+    passes = 0
+    journal_queue = recorder._journal_queue
+
+    async def counted() -> None:
+        nonlocal passes
+        passes += 1
+        await journal_queue()
+
+    monkeypatch.setattr(recorder, "_journal_queue", counted)
+    await recorder.start()
+    try:
+        await asyncio.sleep(4 * recorder_module.JOURNAL_TICK_S)
+        assert passes == 0
+        submits = (
+            lambda: recorder.submit(records(1)[0]),
+            lambda: recorder.submit_metric(MetricPoint("cpu", 1.0)),
+            lambda: recorder.submit_content(ContentRecord("r", utcnow(), prompt="p")),
+        )
+        before = [recorder.log.end()]
+        for number, submit in enumerate(submits, start=1):
+            await until(lambda: recorder._idle)
+            submit()
+            await until(lambda n=number: passes == n and recorder.log.end() != before[-1])  # type: ignore[misc]
+            before.append(recorder.log.end())
+        assert await count(store) == 1
+    finally:
+        await recorder.close()
+        await store.close()
 
 
 async def test_close_flushes_everything_queued(tmp_path: Path) -> None:
