@@ -24,6 +24,7 @@ from ollama_proxy.records import (
     NULLABLE_INT_FIELDS,
     REQUEST_FIELDS,
     RequestRecord,
+    is_constant,
     request_columns,
 )
 
@@ -32,26 +33,22 @@ from ollama_proxy.records import (
 OMITTED_WHEN_EMPTY = frozenset(NULLABLE_FLOAT_FIELDS + NULLABLE_INT_FIELDS)
 
 
-def _arrow_type(hint: Any) -> pa.DataType | None:
-    """The Arrow type of a record field's annotation; None: left to Arrow's inference
-    (timestamps, whose zone Arrow reads from the values)."""
+# The Arrow type of each kind of record value.
+_ARROW = {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}
+
+
+def _value_type(hint: Any) -> type | None:
+    """The Python type of a record field's values, from its annotation; None for timestamps,
+    left to Arrow's inference (which reads their zone from the values)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     base = args[0] if typing.get_origin(hint) is not typing.Literal and args else hint
-    if base is bool:
-        return pa.bool_()
-    if base is int:
-        return pa.int64()
-    if base is float:
-        return pa.float64()
     if base is datetime:
         return None
-    return pa.string()  # str and the Literal statuses
+    return base if base in _ARROW else str  # the Literal statuses are text
 
 
 _HINTS = typing.get_type_hints(RequestRecord)
-ARROW_TYPES: dict[str, pa.DataType | None] = {
-    name: _arrow_type(_HINTS[name]) for name in REQUEST_FIELDS
-}
+VALUE_TYPES: dict[str, type | None] = {name: _value_type(_HINTS[name]) for name in REQUEST_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +83,20 @@ def arrow_batch(records: Sequence[RequestRecord]) -> ArrowBatch:
 
 def _column(name: str, values: list[Any]) -> pa.Array | None:
     """One field's Arrow array; None when the insert can leave the column out."""
-    typ = ARROW_TYPES[name]
+    kind = VALUE_TYPES[name]
+    typ = _ARROW[kind] if kind is not None else None
+    constant = is_constant(values)
     first = values[0] if values else None
-    # `count` compares identity first: one C pass, cheap next to converting the values.
-    constant = bool(values) and values.count(first) == len(values)
     if constant and first is None:
         return None if name in OMITTED_WHEN_EMPTY else pa.nulls(len(values))
     try:
-        if constant and typ is not None and type(first) in _EXACT[typ.id]:
+        # repeated only when the value is of the field's own type (True is an int too, and
+        # 1 == 1.0 == True: `is_constant` would take [True, 1] for one value)
+        if constant and typ is not None and type(first) is kind:
             return _repeated(first, typ, len(values))
         return pa.array(values, type=typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return pa.array(values)  # a value of another type (a replayed record): Arrow infers
-
-
-# The Python types whose values a typed Arrow scalar holds unchanged (True is an int too, and
-# 1 == 1.0 == True, so a constant is repeated only when its own type is the field's).
-_EXACT: dict[int, tuple[type, ...]] = {
-    pa.bool_().id: (bool,),
-    pa.int64().id: (int,),
-    pa.float64().id: (float,),
-    pa.string().id: (str,),
-}
 
 
 def _repeated(value: Any, typ: pa.DataType, n: int) -> pa.Array:

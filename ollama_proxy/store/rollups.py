@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, request_column
+from ollama_proxy.records import REQUEST_FIELDS, RequestRecord, is_constant, request_column
 from ollama_proxy.store import sketch
 
 # A model load that took this long was a cold load; a resident model reports a few ms
@@ -172,7 +172,7 @@ class Columns:
 def _floats(values: Sequence[float | None]) -> np.ndarray:
     """A nullable column -> float64 with NaN for None (records carry no NaN: JSON has none).
     Columns that are all None (fields a deployment never fills) cost one C-level count."""
-    if values and values[0] is None and values.count(None) == len(values):
+    if values and values[0] is None and is_constant(values):
         return np.full(len(values), math.nan)
     return np.array(values, dtype=np.float64)  # numpy reads None as NaN
 
@@ -214,7 +214,7 @@ def _dimensions(columns: tuple[Sequence[str], ...]) -> tuple[list[Dims], np.ndar
     them. A column of one value is checked in C (the same string object, mostly), and a
     batch of one dimension, the usual one, needs no Python work per record."""
     n = len(columns[0])
-    if all(column.count(column[0]) == n for column in columns) if n else False:
+    if all(map(is_constant, columns)):
         one: Dims = (columns[0][0], columns[1][0], columns[2][0], columns[3][0])
         return [one], np.zeros(n, dtype=np.int64)
     index: dict[Dims, int] = {}
