@@ -24,7 +24,8 @@ def tracked_text_files() -> list[Path]:
 def test_the_machine_path_pattern_tells_them_apart() -> None:
     home, work = "/".join(("", "home", "alice", "x.py")), "/".join(("", "work", "x"))
     assert MACHINE_PATH.search(f"see {home}") and MACHINE_PATH.search(work)  # (split: not found)
-    assert not MACHINE_PATH.search("/tmp/x /usr/bin/x /data/x a/work/x")
+    relative = "a" + work  # a folder named work inside another: not this machine's
+    assert not MACHINE_PATH.search(f"/tmp/x /usr/bin/x /data/x {relative}")
 
 
 def test_no_machine_paths_in_the_repository() -> None:
