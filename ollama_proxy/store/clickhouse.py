@@ -114,7 +114,14 @@ def replicated_engine(statement: str) -> str:
 # lost by it: every read is FINAL, retried blocks are still deduplicated whole, and the rollup
 # view is fed the block as sent either way.
 INSERT_SETTINGS = "optimize_on_insert = 0"
-JSON_INSERT_SETTINGS = f"date_time_input_format = 'best_effort', {INSERT_SETTINGS}"
+
+
+def json_insert(table: str) -> str:
+    """The INSERT of JSONEachRow lines (ISO timestamps read with best_effort)."""
+    return (
+        f"INSERT INTO {table} SETTINGS date_time_input_format = 'best_effort', "
+        f"{INSERT_SETTINGS} FORMAT JSONEachRow"
+    )
 
 
 def ch_time(value: datetime) -> str:
@@ -149,8 +156,9 @@ class _Backend:
         raise NotImplementedError
 
     async def insert_requests(self, records: Sequence[RequestRecord]) -> None:
-        statement = f"INSERT INTO request_logs SETTINGS {JSON_INSERT_SETTINGS} FORMAT JSONEachRow"
-        await self.execute(statement, b"\n".join(request_json(r) for r in records))
+        await self.execute(
+            json_insert("request_logs"), b"\n".join(request_json(r) for r in records)
+        )
 
     async def fetch(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -352,7 +360,7 @@ class ClickHouseStore:
             if not self.state.schema_applied:
                 await self._apply_schema()
             await self._backend.execute(
-                f"INSERT INTO {table} SETTINGS {JSON_INSERT_SETTINGS} FORMAT JSONEachRow",
+                json_insert(table),
                 b"\n".join(lines),
             )
         except Exception as exc:
